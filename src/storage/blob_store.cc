@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "storage/blob_store.h"
+
+namespace halley::storage {
+
+std::string_view ObjectTypeDir(ObjectType type) {
+  switch (type) {
+    case ObjectType::kConfig: return "";
+    case ObjectType::kData: return "data";
+    case ObjectType::kKey: return "keys";
+    case ObjectType::kLock: return "locks";
+    case ObjectType::kSnapshot: return "snapshots";
+    case ObjectType::kIndex: return "index";
+    case ObjectType::kPackIndex: return "packindex";
+  }
+  return "";
+}
+
+std::string ObjectHandle::Path() const {
+  if (type == ObjectType::kConfig) return "config";
+  std::string p(ObjectTypeDir(type));
+  p.push_back('/');
+  if (type == ObjectType::kData && name.size() >= 2) p.append(name, 0, 2).push_back('/');
+  p.append(name);
+  return p;
+}
+
+Result<void> ValidateHandle(const ObjectHandle& h) {
+  if (h.type == ObjectType::kConfig) {
+    if (h.name != "config") return Fail(ErrorCode::kInvalidArgument, "config must be named config");
+    return {};
+  }
+  bool ok = h.name.size() == 64;
+  for (char c : h.name) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+  if (!ok) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "invalid object name \"" + h.name.substr(0, 80) + "\" in " +
+                    std::string(ObjectTypeDir(h.type)) + "/");
+  }
+  return {};
+}
+
+}  // namespace halley::storage
