@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "engine/restorer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "crypto/random.h"
+#include "base/encoding.h"
+#include "engine/snapshots.h"
+#include "fs/fs.h"
+#include "snapshot/go_quote.h"
+#include "snapshot/mode.h"
+
+namespace halley::engine {
+namespace {
+
+using snapshot::Node;
+using snapshot::NodeType;
+
+std::string JoinPath(const std::vector<std::string>& parts, const std::string& name = "") {
+  std::string s;
+  for (const auto& p : parts) s += "/" + p;
+  if (!name.empty()) s += "/" + name;
+  return s.empty() ? "/" : s;
+}
+
+std::string TempName() { return ".halley-restore-" + HexEncode(crypto::RandomBytes(8)); }
+
+struct timespec ToTimespec(const Time& t) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(t.seconds);
+  ts.tv_nsec = t.nanos;
+  return ts;
+}
+
+// Directory descriptors beneath the target, opened on demand (component by component, never
+// following symlinks) and kept in a small LRU cache. Thread-safe.
+class DirCache {
+ public:
+  DirCache(int root_fd, const std::vector<std::vector<std::string>>& dirs)
+      : root_fd_(root_fd), dirs_(dirs) {}
+
+  // Runs fn(fd) with the descriptor of directory `index`, holding it open meanwhile.
+  Result<void> With(size_t index, const std::function<Result<void>(int)>& fn) {
+    std::shared_ptr<fs::Fd> fd;
+    {
+      std::lock_guard lock(mu_);
+      auto it = map_.find(index);
+      if (it != map_.end()) {
+        lru_.splice(lru_.begin(), lru_, it->second);
+        fd = it->second->second;
+      }
+    }
+    if (!fd) {
+      HALLEY_ASSIGN_OR_RETURN(fs::Fd opened, fs::OpenDirBeneath(root_fd_, dirs_[index]));
+      fd = std::make_shared<fs::Fd>(std::move(opened));
+      std::lock_guard lock(mu_);
+      if (!map_.count(index)) {
+        lru_.emplace_front(index, fd);
+        map_[index] = lru_.begin();
+        if (lru_.size() > kCapacity) {
+          map_.erase(lru_.back().first);
+          lru_.pop_back();
+        }
+      }
+    }
+    return fn(fd->Get());
+  }
+
+ private:
+  static constexpr size_t kCapacity = 256;
+  int root_fd_;
+  const std::vector<std::vector<std::string>>& dirs_;
+  std::mutex mu_;
+  std::list<std::pair<size_t, std::shared_ptr<fs::Fd>>> lru_;  // Guarded by mu_.
+  std::unordered_map<size_t, std::list<std::pair<size_t, std::shared_ptr<fs::Fd>>>::iterator>
+      map_;  // Guarded by mu_.
+};
+
+struct FileTarget {
+  size_t dir;  // index into dirs_
+  std::string name;
+  const Node* node;
+  std::string tmp;
+  uint64_t size = 0;
+  std::mutex mu;
+  fs::Fd fd;                 // Guarded by mu: open while blobs are being written.
+  size_t remaining = 0;      // Guarded by mu: blob placements still to write.
+  bool failed = false;       // Guarded by mu.
+};
+
+struct Placement {
+  size_t file;
+  uint64_t offset;
+};
+
+struct BlobPlan {
+  Id id;
+  repo::BlobLocation loc;
+  std::vector<Placement> places;
+};
+
+struct PackPlan {
+  Id pack;
+  size_t first_use;  // order of first appearance, so files complete early
+  std::vector<BlobPlan> blobs;
+};
+
+bool AllZero(const Bytes& b) {
+  // Word-wise scan; a blob of zeros becomes a hole in the restored file.
+  size_t i = 0;
+  const uint8_t* p = b.data();
+  for (; i + 8 <= b.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w != 0) return false;
+  }
+  for (; i < b.size(); ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+class Restorer {
+ public:
+  Restorer(repo::Repository& repo, const RestoreOptions& options)
+      : repo_(repo), opts_(options) {}
+
+  Result<RestoreResult> Run(const Id& root);
+
+ private:
+  // Walk phase (single thread).
+  Result<void> WalkDir(const Id& tree_id, size_t dir_index, int dir_fd, const std::string& path,
+                       bool parent_included);
+  Result<void> RestoreNode(const Node& node, size_t dir_index, int dir_fd,
+                           const std::string& path);
+  bool Included(const std::string& path, bool is_dir, bool& descend) const;
+  // Whether an existing entry `name` in dir_fd should be replaced by `node` (false: skip it).
+  Result<bool> ShouldReplace(int dir_fd, const std::string& name, const Node& node);
+  Result<void> ApplyMetadataFd(int fd, const Node& node, bool is_dir);
+  Result<void> ApplyMetadataAt(int dir_fd, const std::string& name, const Node& node);
+  Result<void> Publish(int dir_fd, const std::string& tmp, const std::string& name);
+  void RecordError(const std::string& path, const Error& e);
+
+  // Content phase.
+  Result<void> RestoreContents();
+  Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
+  Result<void> WriteBlob(const Bytes& data, bool zero, const Placement& p, DirCache& dirs);
+  void FinishFile(FileTarget& f, DirCache& dirs);
+
+  repo::Repository& repo_;
+  const RestoreOptions& opts_;
+  RestoreResult result_;
+  std::mutex result_mu_;
+  int root_fd_ = -1;
+  std::vector<std::vector<std::string>> dirs_;  // relative components of each directory
+  std::vector<std::pair<size_t, const Node*>> dir_meta_;  // dirs whose metadata is applied last
+  std::vector<std::unique_ptr<snapshot::Tree>> trees_;    // keep nodes alive
+  std::vector<std::unique_ptr<FileTarget>> files_;
+  struct LinkJob {
+    size_t dir;
+    std::string name;
+    size_t first_file;  // index into files_, or SIZE_MAX if first is `first_dir`/`first_name`
+    size_t first_dir;
+    std::string first_name;
+    std::string path;
+  };
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<size_t, std::string>> hardlink_first_;
+  std::vector<LinkJob> links_;
+};
+
+void Restorer::RecordError(const std::string& path, const Error& e) {
+  std::lock_guard lock(result_mu_);
+  result_.errors.emplace_back(path, e);
+  if (opts_.progress) opts_.progress->errors++;
+  if (opts_.on_error) opts_.on_error(path, e);
+}
+
+bool Restorer::Included(const std::string& path, bool is_dir, bool& descend) const {
+  for (const auto& e : opts_.excludes) {
+    if (e.Matches(path)) {
+      descend = false;
+      return false;
+    }
+  }
+  if (opts_.includes.empty()) {
+    descend = true;
+    return true;
+  }
+  bool match = false;
+  descend = false;
+  for (const auto& inc : opts_.includes) {
+    if (inc.Matches(path)) match = true;
+    if (is_dir && inc.MayMatchBeneath(path)) descend = true;
+  }
+  if (match) descend = true;
+  return match;
+}
+
+Result<bool> Restorer::ShouldReplace(int dir_fd, const std::string& name, const Node& node) {
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return true;
+    return Fail(ErrnoError("stat " + name, errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Fail(ErrorCode::kAlreadyExists, "a directory is in the way");
+  }
+  switch (opts_.overwrite) {
+    case Overwrite::kAlways: return true;
+    case Overwrite::kNever: return false;
+    case Overwrite::kIfNewer:
+      return node.mtime > Time::Utc(st.st_mtim.tv_sec, static_cast<int32_t>(st.st_mtim.tv_nsec));
+    case Overwrite::kIfDifferent: {
+      bool same = S_ISREG(st.st_mode) && node.type == NodeType::kFile &&
+                  static_cast<uint64_t>(st.st_size) == node.size &&
+                  node.mtime ==
+                      Time::Utc(st.st_mtim.tv_sec, static_cast<int32_t>(st.st_mtim.tv_nsec));
+      return !same;
+    }
+  }
+  return true;
+}
+
+Result<void> Restorer::ApplyMetadataFd(int fd, const Node& node, bool is_dir) {
+  uint32_t mode = snapshot::PosixModeFromGo(node.mode) & 07777;
+  if (opts_.restore_ownership) {
+    if (::fchown(fd, node.uid, node.gid) != 0) return Fail(ErrnoError("chown", errno));
+  } else {
+    mode &= ~static_cast<uint32_t>(S_ISUID | S_ISGID);  // not ours to grant
+    if (is_dir) mode |= S_IRWXU;  // keep our own directories usable
+  }
+  for (const auto& x : node.xattrs) {
+    if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0 &&
+        errno != ENOTSUP) {
+      return Fail(ErrnoError("setxattr " + x.name, errno));
+    }
+  }
+  if (::fchmod(fd, mode) != 0) return Fail(ErrnoError("chmod", errno));
+  struct timespec times[2] = {ToTimespec(node.atime), ToTimespec(node.mtime)};
+  if (::futimens(fd, times) != 0) return Fail(ErrnoError("utimens", errno));
+  return {};
+}
+
+Result<void> Restorer::ApplyMetadataAt(int dir_fd, const std::string& name, const Node& node) {
+  // For entries that cannot be opened (symlinks, FIFOs, devices); `name` is a temporary name
+  // we created ourselves.
+  if (opts_.restore_ownership &&
+      ::fchownat(dir_fd, name.c_str(), node.uid, node.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Fail(ErrnoError("chown", errno));
+  }
+  if (node.type != NodeType::kSymlink) {
+    uint32_t mode = snapshot::PosixModeFromGo(node.mode) & 07777;
+    if (!opts_.restore_ownership) mode &= ~static_cast<uint32_t>(S_ISUID | S_ISGID);
+    if (::fchmodat(dir_fd, name.c_str(), mode, 0) != 0) return Fail(ErrnoError("chmod", errno));
+  }
+  struct timespec times[2] = {ToTimespec(node.atime), ToTimespec(node.mtime)};
+  if (::utimensat(dir_fd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Fail(ErrnoError("utimens", errno));
+  }
+  return {};
+}
+
+Result<void> Restorer::Publish(int dir_fd, const std::string& tmp, const std::string& name) {
+  // rename() replaces whatever has the final name, a planted symlink included, without
+  // following it.
+  if (::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {
+    int e = errno;
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return Fail(ErrnoError("rename to " + name, e));
+  }
+  return {};
+}
+
+Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_fd,
+                                   const std::string& path) {
+  const std::string& name = node.name;
+  if (node.type == NodeType::kDir) {
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+      if (opts_.overwrite != Overwrite::kAlways) {
+        return Fail(ErrorCode::kAlreadyExists, "a non-directory is in the way");
+      }
+      if (::unlinkat(dir_fd, name.c_str(), 0) != 0) return Fail(ErrnoError("remove", errno));
+    }
+    if (::mkdirat(dir_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Fail(ErrnoError("mkdir", errno));
+    }
+    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return Fail(ErrnoError("open directory", errno));
+    fs::Fd child(fd);
+    std::vector<std::string> comps = dirs_[dir_index];
+    comps.push_back(name);
+    dirs_.push_back(std::move(comps));
+    size_t index = dirs_.size() - 1;
+    dir_meta_.emplace_back(index, &node);
+    result_.dirs++;
+    if (!node.subtree) return Fail(ErrorCode::kCorruption, "directory has no subtree");
+    return WalkDir(*node.subtree, index, child.Get(), path, true);
+  }
+
+  HALLEY_ASSIGN_OR_RETURN(bool replace, ShouldReplace(dir_fd, name, node));
+  if (!replace) {
+    result_.skipped++;
+    return {};
+  }
+
+  if (node.type == NodeType::kFile && node.links > 1) {
+    auto key = std::make_pair(node.device_id, node.inode);
+    auto it = hardlink_first_.find(key);
+    if (it != hardlink_first_.end()) {
+      links_.push_back({dir_index, name, 0, it->second.first, it->second.second, path});
+      return {};
+    }
+    hardlink_first_[key] = {dir_index, name};
+  }
+
+  std::string tmp = TempName();
+  switch (node.type) {
+    case NodeType::kFile: {
+      if (!node.content) return Fail(ErrorCode::kCorruption, "file has no content list");
+      auto f = std::make_unique<FileTarget>();
+      f->dir = dir_index;
+      f->name = name;
+      f->node = &node;
+      f->tmp = tmp;
+      uint64_t size = 0;
+      for (const Id& id : *node.content) {
+        auto loc = repo_.GetIndex().Lookup(repo::BlobType::kData, id);
+        if (!loc) {
+          return Fail(ErrorCode::kNotFound, "blob " + id.Short() + " not found in index");
+        }
+        size += loc->PlainSize();
+      }
+      f->size = size;
+      if (opts_.progress) {
+        opts_.progress->total_files++;
+        opts_.progress->total_bytes += size;
+      }
+      result_.files++;
+      if (node.content->empty()) {
+        int fd = ::openat(dir_fd, tmp.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) return Fail(ErrnoError("create", errno));
+        fs::Fd owned(fd);
+        auto meta = ApplyMetadataFd(fd, node, false);
+        if (!meta) {
+          ::unlinkat(dir_fd, tmp.c_str(), 0);
+          return meta;
+        }
+        if (opts_.progress) opts_.progress->files_done++;
+        return Publish(dir_fd, tmp, name);
+      }
+      files_.push_back(std::move(f));
+      return {};
+    }
+    case NodeType::kSymlink:
+      if (::symlinkat(node.linktarget.c_str(), dir_fd, tmp.c_str()) != 0) {
+        return Fail(ErrnoError("symlink", errno));
+      }
+      break;
+    case NodeType::kFifo:
+      if (::mkfifoat(dir_fd, tmp.c_str(), 0600) != 0) return Fail(ErrnoError("mkfifo", errno));
+      break;
+    case NodeType::kDev:
+    case NodeType::kCharDev: {
+      mode_t type = node.type == NodeType::kDev ? S_IFBLK : S_IFCHR;
+      if (::mknodat(dir_fd, tmp.c_str(), type | 0600, static_cast<dev_t>(node.device)) != 0) {
+        return Fail(ErrnoError("mknod", errno));
+      }
+      break;
+    }
+    case NodeType::kSocket:
+      result_.skipped++;  // a socket is recreated by its server, not by a restore
+      return {};
+    default:
+      return Fail(ErrorCode::kNotSupported,
+                  "cannot restore a node of type " + std::string(NodeTypeName(node.type)));
+  }
+  auto meta = ApplyMetadataAt(dir_fd, tmp, node);
+  if (!meta) {
+    ::unlinkat(dir_fd, tmp.c_str(), 0);
+    return meta;
+  }
+  result_.other++;
+  return Publish(dir_fd, tmp, name);
+}
+
+Result<void> Restorer::WalkDir(const Id& tree_id, size_t dir_index, int dir_fd,
+                               const std::string& path, bool parent_included) {
+  (void)parent_included;
+  if (opts_.stop.stop_requested()) return Fail(ErrorCode::kCancelled, "restore interrupted");
+  auto tree = LoadTree(repo_, tree_id);
+  if (!tree) {
+    RecordError(path, tree.error());
+    return {};
+  }
+  trees_.push_back(std::make_unique<snapshot::Tree>(std::move(*tree)));
+  const snapshot::Tree& t = *trees_.back();
+  for (const Node& node : t.nodes) {
+    if (!fs::IsSafeName(node.name)) {
+      RecordError(path + "/" + snapshot::GoQuoteName(node.name),
+                  Error(ErrorCode::kCorruption,
+                        "refusing to restore an entry with an invalid name"));
+      continue;
+    }
+    std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
+    bool descend = true;
+    bool included = Included(child, node.type == NodeType::kDir, descend);
+    if (!included && !(node.type == NodeType::kDir && descend)) continue;
+    auto r = RestoreNode(node, dir_index, dir_fd, child);
+    if (!r) {
+      if (r.error().Code() == ErrorCode::kCancelled) return r;
+      RecordError(child, r.error());
+    }
+  }
+  return {};
+}
+
+Result<void> Restorer::WriteBlob(const Bytes& data, bool zero, const Placement& p,
+                                 DirCache& dirs) {
+  FileTarget& f = *files_[p.file];
+  std::unique_lock lock(f.mu);
+  if (f.failed) return {};
+  if (!f.fd.Valid()) {
+    auto opened = dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
+      int fd = ::openat(dir_fd, f.tmp.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return Fail(ErrnoError("create " + f.name, errno));
+      f.fd = fs::Fd(fd);
+      return {};
+    });
+    if (!opened) {
+      f.failed = true;
+      lock.unlock();
+      RecordError(JoinPath(dirs_[f.dir], f.name), opened.error());
+      return {};
+    }
+  }
+  if (!zero) {
+    auto w = fs::WriteFullAt(f.fd.Get(), data.data(), data.size(), p.offset);
+    if (!w) {
+      f.failed = true;
+      f.fd.Reset();
+      (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
+        ::unlinkat(dir_fd, f.tmp.c_str(), 0);
+        return {};
+      });
+      lock.unlock();
+      RecordError(JoinPath(dirs_[f.dir], f.name), w.error());
+      return {};
+    }
+  }
+  if (opts_.progress) opts_.progress->bytes_done += data.size();
+  if (--f.remaining == 0) {
+    lock.unlock();
+    FinishFile(f, dirs);
+  }
+  return {};
+}
+
+void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
+  std::lock_guard lock(f.mu);
+  auto done = [&]() -> Result<void> {
+    if (::ftruncate(f.fd.Get(), static_cast<off_t>(f.size)) != 0) {
+      return Fail(ErrnoError("truncate", errno));  // sets the size past a trailing hole
+    }
+    HALLEY_RETURN_IF_ERROR(ApplyMetadataFd(f.fd.Get(), *f.node, false));
+    f.fd.Reset();
+    return dirs.With(f.dir, [&](int dir_fd) { return Publish(dir_fd, f.tmp, f.name); });
+  }();
+  if (!done) {
+    f.failed = true;
+    f.fd.Reset();
+    (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
+      ::unlinkat(dir_fd, f.tmp.c_str(), 0);
+      return {};
+    });
+    RecordError(JoinPath(dirs_[f.dir], f.name), done.error());
+    return;
+  }
+  if (opts_.progress) opts_.progress->files_done++;
+  std::lock_guard rl(result_mu_);
+  result_.bytes += f.size;
+}
+
+Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
+  // Read the pack in ranges covering runs of needed blobs with small gaps, so that a pack is
+  // fetched in few requests without downloading much that is not needed.
+  constexpr uint64_t kMaxGap = 1 << 20;
+  size_t i = 0;
+  while (i < plan.blobs.size()) {
+    size_t j = i + 1;
+    uint64_t start = plan.blobs[i].loc.offset;
+    uint64_t end = start + plan.blobs[i].loc.length;
+    while (j < plan.blobs.size() && plan.blobs[j].loc.offset <= end + kMaxGap) {
+      end = std::max<uint64_t>(end, plan.blobs[j].loc.offset + uint64_t{plan.blobs[j].loc.length});
+      ++j;
+    }
+    auto range = repo_.Store().Get({storage::ObjectType::kData, plan.pack.Hex()}, start,
+                                   end - start);
+    for (size_t k = i; k < j; ++k) {
+      const BlobPlan& b = plan.blobs[k];
+      Result<Bytes> data =
+          range ? repo_.DecodeBlob(b.id, ByteView(*range).subspan(b.loc.offset - start,
+                                                                 b.loc.length),
+                                   b.loc.uncompressed_length)
+                : Result<Bytes>(Fail(range.error()));
+      if (!data) {
+        Error e = data.error().WithContext("blob " + b.id.Short() + " in pack " +
+                                           plan.pack.Short());
+        for (const auto& p : b.places) {
+          FileTarget& f = *files_[p.file];
+          std::lock_guard lock(f.mu);
+          if (f.failed) continue;
+          f.failed = true;
+          f.fd.Reset();
+          (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
+            ::unlinkat(dir_fd, f.tmp.c_str(), 0);
+            return {};
+          });
+          RecordError(JoinPath(dirs_[f.dir], f.name), e);
+        }
+        continue;
+      }
+      bool zero = AllZero(*data);
+      for (const auto& p : b.places) HALLEY_RETURN_IF_ERROR(WriteBlob(*data, zero, p, dirs));
+    }
+    i = j;
+  }
+  return {};
+}
+
+Result<void> Restorer::RestoreContents() {
+  std::unordered_map<Id, size_t, IdHash> pack_index;
+  std::vector<PackPlan> packs;
+  size_t use = 0;
+  for (size_t fi = 0; fi < files_.size(); ++fi) {
+    FileTarget& f = *files_[fi];
+    uint64_t offset = 0;
+    std::unordered_map<Id, size_t, IdHash> blob_slot;  // per file: none needed across files
+    for (const Id& id : *f.node->content) {
+      auto loc = *repo_.GetIndex().Lookup(repo::BlobType::kData, id);
+      auto [it, inserted] = pack_index.try_emplace(loc.pack, packs.size());
+      if (inserted) packs.push_back(PackPlan{loc.pack, use, {}});
+      ++use;
+      PackPlan& pp = packs[it->second];
+      // Blobs repeat (zero runs, duplicates): one read serves every placement.
+      auto found = std::find_if(pp.blobs.begin(), pp.blobs.end(),
+                                [&](const BlobPlan& b) { return b.id == id; });
+      if (found == pp.blobs.end()) {
+        pp.blobs.push_back(BlobPlan{id, loc, {}});
+        found = pp.blobs.end() - 1;
+      }
+      found->places.push_back({fi, offset});
+      offset += loc.PlainSize();
+      f.remaining++;
+    }
+  }
+  for (auto& p : packs) {
+    std::sort(p.blobs.begin(), p.blobs.end(),
+              [](const BlobPlan& a, const BlobPlan& b) { return a.loc.offset < b.loc.offset; });
+  }
+  std::sort(packs.begin(), packs.end(),
+            [](const PackPlan& a, const PackPlan& b) { return a.first_use < b.first_use; });
+
+  DirCache dirs(root_fd_, dirs_);
+  std::atomic<size_t> next{0};
+  std::mutex err_mu;
+  std::optional<Error> fatal;
+  auto work = [&] {
+    while (true) {
+      if (opts_.stop.stop_requested()) {
+        std::lock_guard lock(err_mu);
+        if (!fatal) fatal = Error(ErrorCode::kCancelled, "restore interrupted");
+        return;
+      }
+      size_t i = next++;
+      if (i >= packs.size()) return;
+      auto r = RestorePack(packs[i], dirs);
+      if (!r) {
+        std::lock_guard lock(err_mu);
+        if (!fatal) fatal = r.error();
+        return;
+      }
+    }
+  };
+  int n = opts_.workers > 0 ? opts_.workers
+                            : 2 * std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<std::thread> threads;
+  for (int t = 1; t < n; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  // Anything left open did not get all its blobs (cancelled or failed): remove the temp file.
+  for (auto& f : files_) {
+    if (f->fd.Valid()) {
+      f->fd.Reset();
+      (void)dirs.With(f->dir, [&](int dir_fd) -> Result<void> {
+        ::unlinkat(dir_fd, f->tmp.c_str(), 0);
+        return {};
+      });
+    }
+  }
+  if (fatal) return Fail(*fatal);
+
+  for (const auto& l : links_) {
+    auto r = dirs.With(l.first_dir, [&](int first_fd) {
+      return dirs.With(l.dir, [&](int dir_fd) -> Result<void> {
+        std::string tmp = TempName();
+        if (::linkat(first_fd, l.first_name.c_str(), dir_fd, tmp.c_str(), 0) != 0) {
+          return Fail(ErrnoError("link", errno));
+        }
+        return Publish(dir_fd, tmp, l.name);
+      });
+    });
+    if (!r) {
+      RecordError(l.path, r.error());
+    } else {
+      std::lock_guard lock(result_mu_);
+      result_.files++;
+    }
+  }
+  // Directory metadata last, deepest first: creating entries changes a directory's mtime.
+  for (auto it = dir_meta_.rbegin(); it != dir_meta_.rend(); ++it) {
+    auto r = dirs.With(it->first, [&](int fd) { return ApplyMetadataFd(fd, *it->second, true); });
+    if (!r) RecordError(JoinPath(dirs_[it->first]), r.error());
+  }
+  return {};
+}
+
+Result<RestoreResult> Restorer::Run(const Id& root) {
+  if (opts_.target.empty()) return Fail(ErrorCode::kInvalidArgument, "no target directory");
+  HALLEY_ASSIGN_OR_RETURN(Node start, FindNode(repo_, root, opts_.path));
+  // Create the target (and its parents) if needed; the target itself is the user's choice and
+  // may be reached through symlinks.
+  {
+    std::string partial;
+    for (const auto& part : SplitPath(opts_.target)) {
+      partial += (partial.empty() && opts_.target[0] != '/' ? "" : "/") + part;
+      if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+        return Fail(ErrnoError("create target " + partial, errno));
+      }
+    }
+  }
+  int fd = ::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Fail(ErrnoError("open target " + opts_.target, errno));
+  fs::Fd root_fd(fd);
+  root_fd_ = fd;
+  dirs_.push_back({});
+
+  if (start.type == NodeType::kDir) {
+    if (!start.subtree) return Fail(ErrorCode::kCorruption, "directory has no subtree");
+    HALLEY_RETURN_IF_ERROR(WalkDir(*start.subtree, 0, fd, "", true));
+  } else {
+    auto owned = std::make_unique<snapshot::Tree>();
+    owned->nodes.push_back(start);
+    trees_.push_back(std::move(owned));
+    const Node& n = trees_.back()->nodes.back();
+    if (!fs::IsSafeName(n.name)) {
+      return Fail(ErrorCode::kCorruption, "refusing to restore an entry with an invalid name");
+    }
+    auto r = RestoreNode(n, 0, fd, "/" + n.name);
+    if (!r) RecordError("/" + n.name, r.error());
+  }
+  HALLEY_RETURN_IF_ERROR(RestoreContents());
+  return std::move(result_);
+}
+
+}  // namespace
+
+Result<Overwrite> ParseOverwrite(const std::string& text) {
+  if (text == "always") return Overwrite::kAlways;
+  if (text == "if-newer") return Overwrite::kIfNewer;
+  if (text == "if-different" || text == "if-changed") return Overwrite::kIfDifferent;
+  if (text == "never") return Overwrite::kNever;
+  return Fail(ErrorCode::kInvalidArgument,
+              "invalid overwrite mode \"" + text + "\" (always, if-newer, if-different, never)");
+}
+
+Result<RestoreResult> Restore(repo::Repository& repo, const Id& root,
+                              const RestoreOptions& options) {
+  Restorer r(repo, options);
+  return r.Run(root);
+}
+
+}  // namespace halley::engine

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fs/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "base/host.h"
+
+namespace halley::fs {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    Reset();
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+Fd::~Fd() { Reset(); }
+
+void Fd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Result<struct stat> Lstat(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Fail(ErrnoError("lstat " + path, errno));
+  return st;
+}
+
+Result<struct stat> Fstat(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Fail(ErrnoError("fstat", errno));
+  return st;
+}
+
+Result<std::vector<std::string>> ListDirectory(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Fail(ErrnoError("open " + path, errno));
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    int e = errno;
+    ::close(fd);
+    return Fail(ErrnoError("opendir " + path, e));
+  }
+  std::vector<std::string> names;
+  while (true) {
+    errno = 0;
+    struct dirent* de = ::readdir(dir);
+    if (de == nullptr) break;
+    std::string_view n(de->d_name);
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  int e = errno;
+  ::closedir(dir);
+  if (e != 0) return Fail(ErrnoError("readdir " + path, e));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::string> ReadLink(const std::string& path) {
+  std::string buf(256, '\0');
+  while (true) {
+    ssize_t n = ::readlink(path.c_str(), buf.data(), buf.size());
+    if (n < 0) return Fail(ErrnoError("readlink " + path, errno));
+    if (static_cast<size_t>(n) < buf.size()) {
+      buf.resize(static_cast<size_t>(n));
+      return buf;
+    }
+    buf.resize(buf.size() * 2);
+  }
+}
+
+Result<std::vector<Xattr>> ReadXattrs(const std::string& path) {
+  std::vector<Xattr> out;
+  std::string names;
+  while (true) {
+    ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+    if (n < 0) {
+      if (errno == ENOTSUP || errno == ENOSYS) return out;
+      return Fail(ErrnoError("listxattr " + path, errno));
+    }
+    if (n == 0) return out;
+    names.resize(static_cast<size_t>(n));
+    n = ::llistxattr(path.c_str(), names.data(), names.size());
+    if (n < 0 && errno == ERANGE) continue;  // grew meanwhile
+    if (n < 0) return Fail(ErrnoError("listxattr " + path, errno));
+    names.resize(static_cast<size_t>(n));
+    break;
+  }
+  size_t pos = 0;
+  while (pos < names.size()) {
+    std::string name(names.c_str() + pos);
+    pos += name.size() + 1;
+    if (name.empty()) continue;
+    Bytes value;
+    while (true) {
+      ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+      if (n < 0) break;  // removed meanwhile, or not readable: skip it
+      value.resize(static_cast<size_t>(n));
+      n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+      if (n < 0 && errno == ERANGE) continue;
+      if (n >= 0) {
+        value.resize(static_cast<size_t>(n));
+        out.push_back({std::move(name), std::move(value)});
+      }
+      break;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<Fd> OpenForReading(const std::string& path) {
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int fd = ::open(path.c_str(), flags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::open(path.c_str(), flags);  // O_NOATIME needs ownership
+  if (fd < 0) return Fail(ErrnoError("open " + path, errno));
+  // O_NONBLOCK only kept a FIFO swapped in for the file from blocking the open.
+  int fl = ::fcntl(fd, F_GETFL);
+  if (fl >= 0) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return Fd(fd);
+}
+
+Result<size_t> ReadFull(int fd, uint8_t* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::read(fd, buf + done, n - done);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Fail(ErrnoError("read", errno));
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return done;
+}
+
+Result<void> WriteFullAt(int fd, const uint8_t* buf, size_t n, uint64_t offset) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = ::pwrite(fd, buf + done, n - done, static_cast<off_t>(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Fail(ErrnoError("write", errno));
+    }
+    done += static_cast<size_t>(w);
+  }
+  return {};
+}
+
+std::string NameCache::User(uint32_t uid) {
+  std::lock_guard lock(mu_);
+  auto it = users_.find(uid);
+  if (it != users_.end()) return it->second;
+  return users_[uid] = UserNameForUid(uid);
+}
+
+std::string NameCache::Group(uint32_t gid) {
+  std::lock_guard lock(mu_);
+  auto it = groups_.find(gid);
+  if (it != groups_.end()) return it->second;
+  return groups_[gid] = GroupNameForGid(gid);
+}
+
+bool IsSafeName(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
+Result<Fd> OpenDirBeneath(int root_fd, const std::vector<std::string>& components) {
+  int d = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+  if (d < 0) return Fail(ErrnoError("dup", errno));
+  Fd cur(d);
+  for (const auto& c : components) {
+    if (!IsSafeName(c)) return Fail(ErrorCode::kInvalidArgument, "unsafe name \"" + c + "\"");
+    int fd = ::openat(cur.Get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == ELOOP || e == ENOTDIR) {
+        return Fail(ErrorCode::kInvalidArgument, "\"" + c + "\" is not a directory");
+      }
+      return Fail(ErrnoError("open " + c, e));
+    }
+    cur = Fd(fd);
+  }
+  return cur;
+}
+
+}  // namespace halley::fs

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "fs/fs.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace halley::fs {
+namespace {
+
+class FsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "halley-fs-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(FsTest, ListDirectorySortsBytewise) {
+  for (const char* n : {"b", "a", "B", "\xc3\xa9", "a.b"}) std::ofstream(dir_ + "/" + n) << "x";
+  auto names = ListDirectory(dir_);
+  ASSERT_TRUE(names);
+  EXPECT_EQ(*names, (std::vector<std::string>{"B", "a", "a.b", "b", "\xc3\xa9"}));
+  EXPECT_EQ(ListDirectory(dir_ + "/missing").error().Code(), ErrorCode::kNotFound);
+}
+
+TEST_F(FsTest, ReadLinkAndXattrs) {
+  ASSERT_EQ(::symlink("../some/target", (dir_ + "/l").c_str()), 0);
+  EXPECT_EQ(*ReadLink(dir_ + "/l"), "../some/target");
+  std::string f = dir_ + "/f";
+  std::ofstream(f) << "data";
+  if (::setxattr(f.c_str(), "user.b", "2", 1, 0) != 0) GTEST_SKIP() << "no user xattrs here";
+  ASSERT_EQ(::setxattr(f.c_str(), "user.a", "one", 3, 0), 0);
+  auto x = ReadXattrs(f);
+  ASSERT_TRUE(x);
+  ASSERT_EQ(x->size(), 2u);
+  EXPECT_EQ((*x)[0].name, "user.a");
+  EXPECT_EQ(ToString((*x)[0].value), "one");
+  EXPECT_EQ((*x)[1].name, "user.b");
+}
+
+TEST_F(FsTest, OpenForReadingRefusesSymlinks) {
+  std::ofstream(dir_ + "/f") << "hello";
+  ASSERT_EQ(::symlink("f", (dir_ + "/l").c_str()), 0);
+  auto fd = OpenForReading(dir_ + "/f");
+  ASSERT_TRUE(fd);
+  uint8_t buf[16];
+  EXPECT_EQ(*ReadFull(fd->Get(), buf, sizeof buf), 5u);
+  EXPECT_FALSE(OpenForReading(dir_ + "/l"));
+}
+
+TEST_F(FsTest, SafeNames) {
+  EXPECT_TRUE(IsSafeName("a"));
+  EXPECT_TRUE(IsSafeName("..."));
+  EXPECT_TRUE(IsSafeName("a\\b"));
+  for (std::string_view bad : {std::string_view(""), std::string_view("."), std::string_view(".."),
+                               std::string_view("a/b"), std::string_view("a\0b", 3)}) {
+    EXPECT_FALSE(IsSafeName(bad)) << bad;
+  }
+}
+
+TEST_F(FsTest, OpenDirBeneathNeverFollowsSymlinks) {
+  std::filesystem::create_directories(dir_ + "/root/a/b");
+  std::filesystem::create_directories(dir_ + "/outside");
+  ASSERT_EQ(::symlink((dir_ + "/outside").c_str(), (dir_ + "/root/evil").c_str()), 0);
+  int root = ::open((dir_ + "/root").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(root, 0);
+  Fd root_fd(root);
+  EXPECT_TRUE(OpenDirBeneath(root, {"a", "b"}));
+  EXPECT_EQ(OpenDirBeneath(root, {"evil"}).error().Code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(OpenDirBeneath(root, {"a", ".."}).error().Code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(OpenDirBeneath(root, {"missing"}).error().Code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace halley::fs

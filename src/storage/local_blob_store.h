@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// LocalBlobStore keeps a vault in a local directory, laid out exactly like restic's local
+// backend so that restic and Halley can open each other's vaults:
+//
+//   root/config
+//   root/data/<first 2 hex>/<64 hex>
+//   root/{keys,locks,snapshots,index,packindex}/<64 hex>
+//
+// Directories are mode 0700 and objects 0400 (immutable), as restic makes them.
+// Put() writes a temporary file in the target directory (".tmp-<name>-<random>", which can
+// never be a valid object name and is never listed), fsyncs it, publishes it under the final
+// name with renameat2(RENAME_NOREPLACE) (or link()+unlink() where the filesystem lacks it), and
+// fsyncs the directory. A Put() that fails at any step removes its temporary file. Missing
+// type or shard directories below an existing root are created on demand (tools that copy
+// vaults often drop empty directories, and restic does not make packindex/); a missing root
+// is never created except by Create(), so a mistyped path fails with kNotFound instead of
+// starting a new vault.
+//
+// Errors follow the BlobStore contract; errno values map through halley::ErrnoError
+// (EACCES/EPERM/EROFS -> kPermissionDenied, ENOSPC/EDQUOT -> kNoSpace, ...). A read that ends
+// early (file shorter than the requested range) is kCorruption.
+//
+// Thread-safe: the object holds no mutable state; concurrency is the kernel's.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "storage/blob_store.h"
+
+namespace halley::storage {
+
+class LocalBlobStore final : public BlobStore {
+ public:
+  struct Options {
+    // false forces the link()+unlink() publish path that filesystems without
+    // RENAME_NOREPLACE take, so tests can cover it on any filesystem.
+    bool rename_noreplace = true;
+  };
+
+  // Returns a store rooted at `root`. Touches nothing on disk: the directory need not exist
+  // until Create(). kInvalidArgument if `root` is empty.
+  static Result<BlobStorePtr> Open(std::string root);
+  static Result<BlobStorePtr> Open(std::string root, Options options);
+
+  // BlobStore
+  std::string Location() const override { return root_; }
+  // Makes root (and its parents, mode 0700) and every type directory including all 256
+  // data/xx shards. kAlreadyExists if root/config exists.
+  Result<void> Create() override;
+  Result<void> Put(const ObjectHandle& h, ByteView data) override;
+  Result<Bytes> Get(const ObjectHandle& h, uint64_t offset = 0, uint64_t length = 0) override;
+  Result<uint64_t> Stat(const ObjectHandle& h) override;
+  Result<void> List(ObjectType type, const ListCallback& fn) override;
+  Result<void> Remove(const ObjectHandle& h) override;
+
+ private:
+  LocalBlobStore(std::string root, Options options) : root_(std::move(root)), options_(options) {}
+
+  const std::string root_;
+  const Options options_;
+};
+
+}  // namespace halley::storage
