@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // SHA-256 (blob IDs and file names), SHA-512, and constant-time comparison. All functions are
-// thread-safe; Sha256() and Sha512() reuse one OpenSSL context per thread, so they do not
-// allocate after a thread's first call.
+// thread-safe. Sha256() reuses one OpenSSL context per thread and a digest fetched once, which
+// saves ~200 ns per call on small inputs; OpenSSL 3.0 still makes one small allocation for its
+// digest state on every init (only the deprecated SHA256_Init API avoids that).
 #pragma once
 
 #include <array>

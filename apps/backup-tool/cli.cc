@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "cli.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "base/host.h"
+#include "storage/local_blob_store.h"
+
+namespace halley::cli {
+namespace {
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+void StripNewline(std::string& s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+}
+
+Result<std::string> RunPasswordCommand(const std::string& command) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return Fail(ErrnoError("pipe", errno));
+  pid_t pid = ::fork();
+  if (pid < 0) return Fail(ErrnoError("fork", errno));
+  if (pid == 0) {
+    ::dup2(pipefd[1], STDOUT_FILENO);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > (1 << 20)) break;
+  }
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Fail(ErrorCode::kInvalidArgument, "password command failed");
+  }
+  StripNewline(out);
+  return out;
+}
+
+Result<std::string> PromptTty(const std::string& prompt) {
+  int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "no password given: set BACKUP_TOOL_PASSWORD, BACKUP_TOOL_PASSWORD_FILE or "
+                "BACKUP_TOOL_PASSWORD_COMMAND, or run on a terminal");
+  }
+  (void)!::write(fd, prompt.data(), prompt.size());
+  struct termios old {};
+  bool restore = ::tcgetattr(fd, &old) == 0;
+  if (restore) {
+    struct termios noecho = old;
+    noecho.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &noecho);
+  }
+  std::string line;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  if (restore) ::tcsetattr(fd, TCSAFLUSH, &old);
+  (void)!::write(fd, "\n", 1);
+  ::close(fd);
+  StripNewline(line);
+  return line;
+}
+
+}  // namespace
+
+Cli::Cli() {
+  global.repo = Env("BACKUP_TOOL_REPOSITORY");
+  global.password_file = Env("BACKUP_TOOL_PASSWORD_FILE");
+  global.password_command = Env("BACKUP_TOOL_PASSWORD_COMMAND");
+}
+
+void Cli::InstallSignalHandlers() {
+  // A dedicated thread waits for the signals, so that the handler work (requesting a stop) is
+  // not restricted to async-signal-safe calls.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, this]() mutable {
+    int sig;
+    sigwait(&set, &sig);
+    stop_.request_stop();
+    sigwait(&set, &sig);
+    ::_exit(kExitInterrupted);
+  }).detach();
+}
+
+Result<storage::BlobStorePtr> Cli::OpenStore() const {
+  if (global.repo.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "Please specify the vault location (-r/--repo or BACKUP_TOOL_REPOSITORY)");
+  }
+  for (const char* scheme : {"rest:", "s3:", "sftp:", "b2:", "azure:", "gs:"}) {
+    if (global.repo.rfind(scheme, 0) == 0) {
+      return Fail(ErrorCode::kNotSupported,
+                  std::string("vault type \"") + scheme + "\" is not supported yet");
+    }
+  }
+  std::string path = global.repo.rfind("local:", 0) == 0 ? global.repo.substr(6) : global.repo;
+  return storage::LocalBlobStore::Open(path);
+}
+
+repo::RepositoryOptions Cli::RepoOptions() const {
+  repo::RepositoryOptions o;
+  if (global.compression == "off") o.compression = repo::Compression::kOff;
+  if (global.compression == "max") o.compression = repo::Compression::kMax;
+  o.pack_size = static_cast<size_t>(std::clamp(global.pack_size_mib, 4, 128)) << 20;
+  return o;
+}
+
+std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
+  OpenVault v;
+  auto store = OpenStore();
+  if (!store) {
+    code = Fatal(store.error());
+    return std::nullopt;
+  }
+  v.store = std::move(*store);
+  // A missing vault is reported before asking for a password.
+  auto cfg = v.store->Stat(storage::ObjectHandle::Config());
+  if (!cfg) {
+    if (cfg.error().Code() == ErrorCode::kNotFound) {
+      code = Fatal(Error(ErrorCode::kNotFound,
+                              "unable to open config file: " + v.store->Location() +
+                                  "/config does not exist\nIs there a vault at the following "
+                                  "location?\n" + v.store->Location()),
+                        kExitNoVault);
+    } else {
+      code = Fatal(cfg.error());
+    }
+    return std::nullopt;
+  }
+  auto password = Password();
+  if (!password) {
+    code = Fatal(password.error());
+    return std::nullopt;
+  }
+  auto r = repo::Repository::Open(*v.store, *password, RepoOptions());
+  SecureZero(password->data(), password->size());
+  if (!r) {
+    code = Fatal(r.error(), r.error().Code() == ErrorCode::kNotFound ? kExitNoVault : -1);
+    return std::nullopt;
+  }
+  v.repo = std::move(*r);
+  if (lock != LockMode::kNone && !global.no_lock) {
+    auto l = repo::VaultLock::Acquire(*v.repo, lock == LockMode::kExclusive);
+    if (!l) {
+      code = Fatal(l.error());
+      return std::nullopt;
+    }
+    v.lock = std::move(*l);
+  }
+  if (load_index) {
+    auto li = v.repo->LoadIndex();
+    if (!li) {
+      code = Fatal(li.error());
+      return std::nullopt;
+    }
+  }
+  return v;
+}
+
+Result<std::string> Cli::Password(const std::string& prompt) const {
+  if (!global.password_command.empty()) return RunPasswordCommand(global.password_command);
+  if (!global.password_file.empty()) {
+    std::ifstream in(global.password_file);
+    if (!in) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "cannot read password file " + global.password_file);
+    }
+    std::string line;
+    std::getline(in, line);
+    StripNewline(line);
+    return line;
+  }
+  if (const char* p = std::getenv("BACKUP_TOOL_PASSWORD")) return std::string(p);
+  return PromptTty(prompt);
+}
+
+Result<std::string> Cli::NewPassword() const {
+  if (!global.password_command.empty() || !global.password_file.empty() ||
+      std::getenv("BACKUP_TOOL_PASSWORD")) {
+    return Password();
+  }
+  HALLEY_ASSIGN_OR_RETURN(std::string a, PromptTty("enter password for new vault key: "));
+  HALLEY_ASSIGN_OR_RETURN(std::string b, PromptTty("enter password again: "));
+  if (a != b) return Fail(ErrorCode::kInvalidArgument, "passwords do not match");
+  if (a.empty()) return Fail(ErrorCode::kInvalidArgument, "an empty password is not allowed");
+  return a;
+}
+
+void Cli::Print(const std::string& text) const {
+  if (global.quiet || global.json) return;
+  std::cout << text;
+  std::cout.flush();
+}
+
+void Cli::PrintJson(const OrderedJson& j) const {
+  std::cout << j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
+  std::cout.flush();
+}
+
+void Cli::Verbose(int level, const std::string& text) const {
+  if (global.verbose >= level) Print(text);
+}
+
+void Cli::Warn(const std::string& text) const { std::cerr << text << std::flush; }
+
+int ExitCodeFor(const Error& e) {
+  switch (e.Code()) {
+    case ErrorCode::kUnauthenticated: return kExitWrongPassword;
+    case ErrorCode::kLocked: return kExitLocked;
+    case ErrorCode::kCancelled: return kExitInterrupted;
+    default: return kExitFailure;
+  }
+}
+
+int Cli::Fatal(const Error& e, int code) const {
+  if (code < 0) code = ExitCodeFor(e);
+  if (global.json) {
+    OrderedJson j;
+    j["message_type"] = "exit_error";
+    j["code"] = code;
+    j["message"] = e.Message();
+    std::cerr << j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
+  } else {
+    std::cerr << "Fatal: " << e.Message() << "\n";
+  }
+  return code;
+}
+
+bool Cli::ProgressWanted() const {
+  return !global.quiet && !global.json && ::isatty(STDOUT_FILENO);
+}
+
+std::string FormatBytes(uint64_t n) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) {
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.3f %s", v, units[u]);
+  }
+  return buf;
+}
+
+std::string FormatDuration(double seconds) {
+  long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  }
+  return buf;
+}
+
+std::string ProgramVersion() { return std::string("backup-tool ") + HALLEY_VERSION; }
+
+}  // namespace halley::cli

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// What every backup-tool subcommand shares: global options, opening the vault, reading the
+// password, output (text, or JSON lines with --json), the mapping from errors to exit codes,
+// and cancellation on SIGINT/SIGTERM.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "repo/lock.h"
+#include "repo/repository.h"
+#include "storage/blob_store.h"
+
+namespace halley::cli {
+
+// restic's exit codes plus ours (DESIGN §7).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitPartial = 3;       // backup: some source files could not be read
+inline constexpr int kExitNoVault = 10;
+inline constexpr int kExitLocked = 11;
+inline constexpr int kExitWrongPassword = 12;
+inline constexpr int kExitInterrupted = 130;
+
+struct GlobalOptions {
+  std::string repo;
+  std::string password_file;
+  std::string password_command;
+  bool json = false;
+  bool quiet = false;
+  int verbose = 0;
+  bool no_lock = false;
+  std::string compression = "auto";
+  int pack_size_mib = 16;
+};
+
+enum class LockMode { kNone, kShared, kExclusive };
+
+struct OpenVault {
+  storage::BlobStorePtr store;
+  std::unique_ptr<repo::Repository> repo;
+  std::unique_ptr<repo::VaultLock> lock;
+};
+
+class Cli {
+ public:
+  Cli();
+  GlobalOptions global;
+  int exit_code = kExitOk;
+
+  // Set by SIGINT/SIGTERM (a second signal exits at once with 130).
+  std::stop_token StopToken() const { return stop_.get_token(); }
+  void InstallSignalHandlers();
+
+  // Opens the store named by --repo / BACKUP_TOOL_REPOSITORY.
+  Result<storage::BlobStorePtr> OpenStore() const;
+  // Opens the vault, optionally locks it and loads the index. On failure prints the error and
+  // returns the exit code to use (10 no vault, 12 wrong password, 11 locked, 1 otherwise).
+  std::optional<OpenVault> Open(LockMode lock, bool load_index, int& code);
+  repo::RepositoryOptions RepoOptions() const;
+
+  // The password from BACKUP_TOOL_PASSWORD, _FILE or _COMMAND (flags win over the
+  // environment), or a prompt on the terminal. `prompt` is shown when asking.
+  Result<std::string> Password(const std::string& prompt = "enter password for vault: ") const;
+  // Asks twice on a terminal (for new passwords); otherwise as Password().
+  Result<std::string> NewPassword() const;
+
+  // Output. Text goes to stdout unless --quiet or --json; JSON goes to stdout as one line.
+  void Print(const std::string& text) const;
+  void PrintJson(const OrderedJson& j) const;
+  void Verbose(int level, const std::string& text) const;
+  void Warn(const std::string& text) const;  // stderr, also in --json mode as text
+  // Prints the error ("Fatal: ..." or an exit_error JSON line on stderr) and returns the code.
+  int Fatal(const Error& e, int code = -1) const;
+  bool ProgressWanted() const;  // a terminal on stdout, not --quiet/--json
+
+ private:
+  std::stop_source stop_;
+};
+
+int ExitCodeFor(const Error& e);
+
+// "1.234 MiB", as restic prints sizes.
+std::string FormatBytes(uint64_t n);
+// "1:02:03" or "0:05".
+std::string FormatDuration(double seconds);
+std::string ProgramVersion();  // "backup-tool 0.1.0"
+
+}  // namespace halley::cli

@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <sstream>
+
+#include "commands.h"
+#include "engine/archiver.h"
+#include "progress.h"
+
+namespace halley::cli {
+namespace {
+
+struct BackupFlags {
+  std::vector<std::string> paths;
+  std::vector<std::string> tags;
+  std::string host;
+  std::vector<std::string> excludes;
+  std::vector<std::string> exclude_files;
+  std::vector<std::string> exclude_regexes;
+  bool one_file_system = false;
+  bool rescan_unchanged = false;
+  std::string parent;
+  bool force = false;
+};
+
+std::vector<std::string> SplitTags(const std::vector<std::string>& in) {
+  std::vector<std::string> out;
+  for (const auto& t : in) {
+    std::stringstream ss(t);
+    std::string part;
+    while (std::getline(ss, part, ',')) {
+      if (!part.empty()) out.push_back(part);
+    }
+  }
+  return out;
+}
+
+std::string StatusText(const engine::BackupProgress& p, double elapsed) {
+  uint64_t files = p.files_done, bytes = p.bytes_done;
+  uint64_t total_files = p.total_files, total_bytes = p.total_bytes;
+  std::string s = "[" + FormatDuration(elapsed) + "] ";
+  if (p.scan_finished && total_bytes > 0) {
+    double pct = 100.0 * static_cast<double>(bytes) / static_cast<double>(total_bytes);
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.2f%%  ", std::min(pct, 100.0));
+    s += buf;
+  }
+  s += std::to_string(files) + " files " + FormatBytes(bytes);
+  if (total_files) s += ", total " + std::to_string(total_files) + " files " + FormatBytes(total_bytes);
+  if (elapsed > 0) s += ", " + FormatBytes(static_cast<uint64_t>(static_cast<double>(p.bytes_read) / elapsed)) + "/s";
+  s += ", " + std::to_string(p.errors.load()) + " errors";
+  if (p.scan_finished && bytes > 0 && total_bytes > bytes && elapsed > 1) {
+    double rate = static_cast<double>(bytes) / elapsed;
+    s += " ETA " + FormatDuration(static_cast<double>(total_bytes - bytes) / rate);
+  }
+  return s;
+}
+
+int RunBackup(Cli& cli, const BackupFlags& f) {
+  if (f.paths.empty()) {
+    return cli.Fatal(Error(ErrorCode::kInvalidArgument, "nothing to back up, please specify a path"));
+  }
+  engine::Filter filter;
+  for (const auto& e : f.excludes) {
+    if (auto r = filter.AddExcludeGlob(e); !r) return cli.Fatal(r.error());
+  }
+  for (const auto& e : f.exclude_files) {
+    if (auto r = filter.AddExcludeFile(e); !r) return cli.Fatal(r.error());
+  }
+  for (const auto& e : f.exclude_regexes) {
+    if (auto r = filter.AddExcludeRegex(e); !r) return cli.Fatal(r.error());
+  }
+  int code = kExitOk;
+  auto v = cli.Open(LockMode::kShared, true, code);
+  if (!v) return code;
+
+  engine::BackupProgress progress;
+  engine::BackupOptions o;
+  o.paths = f.paths;
+  o.tags = SplitTags(f.tags);
+  o.hostname = f.host;
+  o.filter = &filter;
+  o.one_file_system = f.one_file_system;
+  o.rescan_unchanged = f.rescan_unchanged;
+  o.force_no_parent = f.force;
+  if (!f.parent.empty()) {
+    auto p = Id::FromHex(f.parent);
+    if (!p) return cli.Fatal(Error(ErrorCode::kInvalidArgument, "--parent needs a full snapshot ID"));
+    o.parent = *p;
+  }
+  o.program_version = ProgramVersion();
+  o.lock = v->lock.get();
+  o.progress = &progress;
+  o.scan = true;
+  o.stop = cli.StopToken();
+  o.on_error = [&](const std::string& path, const Error& e) {
+    if (cli.global.json) {
+      OrderedJson j;
+      j["message_type"] = "error";
+      j["error"] = {{"message", e.Message()}};
+      j["during"] = "archival";
+      j["item"] = path;
+      std::cerr << j.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) << "\n";
+    } else {
+      if (cli.ProgressWanted()) ClearStatusLine();
+      cli.Warn("error: " + e.Message() + "\n");
+    }
+  };
+
+  std::unique_ptr<Ticker> ticker;
+  if (cli.ProgressWanted()) {
+    ticker = std::make_unique<Ticker>(std::chrono::milliseconds(250), [&](double elapsed) {
+      PrintStatusLine(StatusText(progress, elapsed));
+    });
+  } else if (cli.global.json && !cli.global.quiet) {
+    ticker = std::make_unique<Ticker>(std::chrono::seconds(1), [&](double elapsed) {
+      OrderedJson j;
+      j["message_type"] = "status";
+      j["seconds_elapsed"] = static_cast<uint64_t>(elapsed);
+      uint64_t tb = progress.total_bytes;
+      j["percent_done"] = tb ? std::min(1.0, static_cast<double>(progress.bytes_done) / static_cast<double>(tb)) : 0.0;
+      j["total_files"] = progress.total_files.load();
+      j["files_done"] = progress.files_done.load();
+      j["total_bytes"] = tb;
+      j["bytes_done"] = progress.bytes_done.load();
+      j["error_count"] = progress.errors.load();
+      cli.PrintJson(j);
+    });
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto result = engine::Backup(*v->repo, o);
+  if (ticker) ticker->Stop();
+  if (cli.ProgressWanted()) ClearStatusLine();
+  if (!result) return cli.Fatal(result.error());
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const auto& s = *result->snapshot.summary;
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "summary";
+    j["files_new"] = s.files_new;
+    j["files_changed"] = s.files_changed;
+    j["files_unmodified"] = s.files_unmodified;
+    j["dirs_new"] = s.dirs_new;
+    j["dirs_changed"] = s.dirs_changed;
+    j["dirs_unmodified"] = s.dirs_unmodified;
+    j["data_blobs"] = s.data_blobs;
+    j["tree_blobs"] = s.tree_blobs;
+    j["data_added"] = s.data_added;
+    j["data_added_packed"] = s.data_added_packed;
+    j["total_files_processed"] = s.total_files_processed;
+    j["total_bytes_processed"] = s.total_bytes_processed;
+    j["total_duration"] = elapsed;
+    j["backup_start"] = FormatRfc3339Nano(s.backup_start);
+    j["backup_end"] = FormatRfc3339Nano(s.backup_end);
+    j["snapshot_id"] = result->snapshot_id.Hex();
+    if (result->parent) j["parent"] = result->parent->Hex();
+    j["error_count"] = result->errors.size();
+    cli.PrintJson(j);
+  } else {
+    if (result->parent) {
+      cli.Print("using parent snapshot " + result->parent->Short() + "\n");
+    }
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "\nFiles:       %5llu new, %5llu changed, %5llu unmodified\n"
+                  "Dirs:        %5llu new, %5llu changed, %5llu unmodified\n",
+                  static_cast<unsigned long long>(s.files_new),
+                  static_cast<unsigned long long>(s.files_changed),
+                  static_cast<unsigned long long>(s.files_unmodified),
+                  static_cast<unsigned long long>(s.dirs_new),
+                  static_cast<unsigned long long>(s.dirs_changed),
+                  static_cast<unsigned long long>(s.dirs_unmodified));
+    cli.Print(buf);
+    cli.Print("Added to the vault: " + FormatBytes(s.data_added) + " (" +
+              FormatBytes(s.data_added_packed) + " stored)\n\n");
+    cli.Print("processed " + std::to_string(s.total_files_processed) + " files, " +
+              FormatBytes(s.total_bytes_processed) + " in " + FormatDuration(elapsed) + "\n");
+    cli.Print("snapshot " + result->snapshot_id.Short() + " saved\n");
+  }
+  if (!result->errors.empty()) {
+    if (!cli.global.json) {
+      cli.Warn("Warning: at least one source file could not be read (" +
+               std::to_string(result->errors.size()) + " errors):\n");
+      for (const auto& [path, e] : result->errors) cli.Warn("  " + e.Message() + "\n");
+    }
+    return kExitPartial;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddBackup(CLI::App& app, Cli& cli) {
+  auto f = std::make_shared<BackupFlags>();
+  auto* cmd = app.add_subcommand("backup", "create a new snapshot of files and directories");
+  cmd->add_option("paths", f->paths, "files and directories to back up");
+  cmd->add_option("--tag", f->tags, "add tags to the snapshot (comma-separated, repeatable)");
+  cmd->add_option("--host", f->host, "hostname to record (default: this host)");
+  cmd->add_option("-e,--exclude", f->excludes, "exclude a glob pattern (repeatable)");
+  cmd->add_option("--exclude-file", f->exclude_files, "read exclude patterns from a file");
+  cmd->add_option("--exclude-regex", f->exclude_regexes,
+                  "exclude paths matching a regular expression (repeatable)");
+  cmd->add_flag("-x,--one-file-system", f->one_file_system, "do not cross filesystem boundaries");
+  cmd->add_flag("--rescan-unchanged", f->rescan_unchanged,
+                "read files even if size, mtime, ctime and inode are unchanged");
+  cmd->add_option("--parent", f->parent, "use this snapshot (full ID) as the parent");
+  cmd->add_flag("-f,--force", f->force, "read every file: do not use a parent snapshot");
+  cmd->callback([&cli, f] { cli.exit_code = RunBackup(cli, *f); });
+}
+
+}  // namespace halley::cli

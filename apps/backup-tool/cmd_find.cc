@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "commands.h"
+
+namespace halley::cli {
+
+void AddFind(CLI::App& app, Cli& cli) {
+  auto* cmd = app.add_subcommand("find", "(not implemented yet)");
+  cmd->allow_extras();
+  cmd->callback([&cli] {
+    cli.exit_code = cli.Fatal(Error(ErrorCode::kNotSupported, "find is not implemented yet"));
+  });
+}
+
+}  // namespace halley::cli

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "base/host.h"
+#include "commands.h"
+#include "repo/key_file.h"
+
+namespace halley::cli {
+namespace {
+
+struct InitOptions {
+  bool full_entropy_password = false;
+};
+
+int RunInit(Cli& cli, const InitOptions& o) {
+  auto store = cli.OpenStore();
+  if (!store) return cli.Fatal(store.error());
+  auto password = cli.NewPassword();
+  if (!password) return cli.Fatal(password.error());
+  if (password->empty()) {
+    return cli.Fatal(Error(ErrorCode::kInvalidArgument, "an empty password is not allowed"));
+  }
+  repo::InitOptions init;
+  // A managed vault's password is hex(E), a random key: the KDF cannot make it stronger.
+  init.kdf = o.full_entropy_password ? repo::kFullEntropyScryptParams : repo::PasswordScryptParams();
+  init.username = Username();
+  init.hostname = Hostname();
+  auto r = repo::Repository::Init(**store, *password, init, cli.RepoOptions());
+  SecureZero(password->data(), password->size());
+  if (!r) return cli.Fatal(r.error());
+  const std::string& id = (*r)->GetConfig().id;
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "initialized";
+    j["id"] = id;
+    j["repository"] = (*store)->Location();
+    cli.PrintJson(j);
+  } else {
+    cli.Print("created backup-tool vault " + id.substr(0, 10) + " at " + (*store)->Location() +
+              "\n\nPlease note that knowledge of your password is required to access\nthe vault. "
+              "Losing your password means that your data is irrecoverably lost.\n");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddInit(CLI::App& app, Cli& cli) {
+  auto opts = std::make_shared<InitOptions>();
+  auto* cmd = app.add_subcommand("init", "create a new vault");
+  cmd->add_flag("--full-entropy-password", opts->full_entropy_password,
+                "the password is a random key (a managed vault's hex(E)): use the cheapest KDF");
+  cmd->callback([&cli, opts] { cli.exit_code = RunInit(cli, *opts); });
+}
+
+}  // namespace halley::cli

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// backup-tool: the Halley client. Wiring only; each subcommand lives in cmd_<name>.cc.
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace halley::cli;  // NOLINT(google-build-using-namespace): main only
+  Cli cli;
+  CLI::App app{"backup-tool: encrypted, deduplicating backups into Halley vaults"};
+  app.name("backup-tool");
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", ProgramVersion());
+  app.add_option("-r,--repo", cli.global.repo,
+                 "vault location (env BACKUP_TOOL_REPOSITORY)");
+  app.add_option("--password-file", cli.global.password_file,
+                 "read the vault password from a file (env BACKUP_TOOL_PASSWORD_FILE)");
+  app.add_option("--password-command", cli.global.password_command,
+                 "read the vault password from a command's output "
+                 "(env BACKUP_TOOL_PASSWORD_COMMAND)");
+  app.add_flag("--json", cli.global.json, "print JSON (JSON lines for progress) instead of text");
+  app.add_flag("-q,--quiet", cli.global.quiet, "print only errors");
+  app.add_flag("-v,--verbose", cli.global.verbose, "print more (repeat for even more)");
+  app.add_flag("--no-lock", cli.global.no_lock, "do not lock the vault (read-only commands)");
+  app.add_option("--compression", cli.global.compression, "auto, off or max")
+      ->check(CLI::IsMember({"auto", "off", "max"}));
+  app.add_option("--pack-size", cli.global.pack_size_mib, "target pack size in MiB (4-128)")
+      ->check(CLI::Range(4, 128));
+
+  AddInit(app, cli);
+  AddBackup(app, cli);
+  AddRestore(app, cli);
+  AddSnapshots(app, cli);
+  AddLs(app, cli);
+  AddFind(app, cli);
+  AddDiff(app, cli);
+  AddCat(app, cli);
+  AddKey(app, cli);
+  AddStats(app, cli);
+  AddUnlock(app, cli);
+  AddVersion(app, cli);
+
+  cli.InstallSignalHandlers();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "Fatal: internal error: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return cli.exit_code;
+}
