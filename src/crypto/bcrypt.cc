@@ -30,6 +30,7 @@ struct CryptDataFree {
 
 // Runs crypt_rn on a checked secret. Returns the hash text, or an empty string on failure.
 std::string Crypt(std::string_view secret, const char* setting) {
+  HALLEY_CHECK(SecretOk(secret));
   char phrase[kBcryptMaxSecret + 1];
   std::memcpy(phrase, secret.data(), secret.size());
   phrase[secret.size()] = '\0';

@@ -117,19 +117,43 @@ struct PackPlan {
   std::vector<BlobPlan> blobs;
 };
 
-bool AllZero(const Bytes& b) {
-  // Word-wise scan; a blob of zeros becomes a hole in the restored file.
+bool AllZero(const uint8_t* p, size_t n) {
   size_t i = 0;
-  const uint8_t* p = b.data();
-  for (; i + 8 <= b.size(); i += 8) {
+  for (; i + 8 <= n; i += 8) {
     uint64_t w;
     std::memcpy(&w, p + i, 8);
     if (w != 0) return false;
   }
-  for (; i < b.size(); ++i) {
+  for (; i < n; ++i) {
     if (p[i] != 0) return false;
   }
   return true;
+}
+
+// Writes `data` at `offset`, skipping file-system-block-sized runs of zeros, so that holes in
+// the original (stored as zeros) become holes again. The file is new, so skipped ranges read
+// as zeros; its final size is set separately.
+Result<void> WriteSparse(int fd, const Bytes& data, uint64_t offset) {
+  constexpr uint64_t kBlock = 4096;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    // The block containing `pos`, aligned to the file offset.
+    size_t end = std::min<size_t>(data.size(), pos + (kBlock - (offset + pos) % kBlock));
+    size_t run_start = pos;
+    bool zero = AllZero(data.data() + pos, end - pos);
+    // Extend the run while blocks have the same kind.
+    while (end < data.size()) {
+      size_t next = std::min<size_t>(data.size(), end + kBlock);
+      if (AllZero(data.data() + end, next - end) != zero) break;
+      end = next;
+    }
+    if (!zero) {
+      HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data.data() + run_start, end - run_start,
+                                             offset + run_start));
+    }
+    pos = end;
+  }
+  return {};
 }
 
 class Restorer {
@@ -156,7 +180,7 @@ class Restorer {
   // Content phase.
   Result<void> RestoreContents();
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
-  Result<void> WriteBlob(const Bytes& data, bool zero, const Placement& p, DirCache& dirs);
+  Result<void> WriteBlob(const Bytes& data, const Placement& p, DirCache& dirs);
   void FinishFile(FileTarget& f, DirCache& dirs);
 
   repo::Repository& repo_;
@@ -428,8 +452,7 @@ Result<void> Restorer::WalkDir(const Id& tree_id, size_t dir_index, int dir_fd,
   return {};
 }
 
-Result<void> Restorer::WriteBlob(const Bytes& data, bool zero, const Placement& p,
-                                 DirCache& dirs) {
+Result<void> Restorer::WriteBlob(const Bytes& data, const Placement& p, DirCache& dirs) {
   FileTarget& f = *files_[p.file];
   std::unique_lock lock(f.mu);
   if (f.failed) return {};
@@ -448,8 +471,8 @@ Result<void> Restorer::WriteBlob(const Bytes& data, bool zero, const Placement& 
       return {};
     }
   }
-  if (!zero) {
-    auto w = fs::WriteFullAt(f.fd.Get(), data.data(), data.size(), p.offset);
+  {
+    auto w = WriteSparse(f.fd.Get(), data, p.offset);
     if (!w) {
       f.failed = true;
       f.fd.Reset();
@@ -534,8 +557,7 @@ Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
         }
         continue;
       }
-      bool zero = AllZero(*data);
-      for (const auto& p : b.places) HALLEY_RETURN_IF_ERROR(WriteBlob(*data, zero, p, dirs));
+      for (const auto& p : b.places) HALLEY_RETURN_IF_ERROR(WriteBlob(*data, p, dirs));
     }
     i = j;
   }

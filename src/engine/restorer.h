@@ -8,7 +8,8 @@
 // created, never followed. Nothing is ever written outside the target.
 //
 // File contents are restored pack by pack (each pack is read once, in parallel), which writes
-// blobs to all the files that need them; all-zero blobs leave holes, so sparse files stay sparse.
+// blobs to all the files that need them; runs of zero blocks are skipped, so that holes come
+// back as holes and sparse files stay sparse.
 // Directory metadata is applied last, deepest first.
 #pragma once
 
