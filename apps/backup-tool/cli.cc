@@ -87,11 +87,7 @@ Result<std::string> PromptTty(const std::string& prompt) {
 
 }  // namespace
 
-Cli::Cli() {
-  global.repo = Env("BACKUP_TOOL_REPOSITORY");
-  global.password_file = Env("BACKUP_TOOL_PASSWORD_FILE");
-  global.password_command = Env("BACKUP_TOOL_PASSWORD_COMMAND");
-}
+Cli::Cli() { global.repo = Env("BACKUP_TOOL_REPOSITORY"); }
 
 void Cli::InstallSignalHandlers() {
   // A dedicated thread waits for the signals, so that the handler work (requesting a stop) is
@@ -146,10 +142,11 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   if (!cfg) {
     if (cfg.error().Code() == ErrorCode::kNotFound) {
       code = Fatal(Error(ErrorCode::kNotFound,
-                              "unable to open config file: " + v.store->Location() +
-                                  "/config does not exist\nIs there a vault at the following "
-                                  "location?\n" + v.store->Location()),
-                        kExitNoVault);
+                         "unable to open config file: " + v.store->Location() +
+                             "/config does not exist\nIs there a vault at the following "
+                             "location?\n" +
+                             v.store->Location()),
+                   kExitNoVault);
     } else {
       code = Fatal(cfg.error());
     }
@@ -186,24 +183,28 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
 }
 
 Result<std::string> Cli::Password(const std::string& prompt) const {
-  if (!global.password_command.empty()) return RunPasswordCommand(global.password_command);
-  if (!global.password_file.empty()) {
-    std::ifstream in(global.password_file);
-    if (!in) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "cannot read password file " + global.password_file);
-    }
+  // Flags first, then the environment: command, file, the password itself; else a prompt.
+  auto from_file = [](const std::string& path) -> Result<std::string> {
+    std::ifstream in(path);
+    if (!in) return Fail(ErrorCode::kInvalidArgument, "cannot read password file " + path);
     std::string line;
     std::getline(in, line);
     StripNewline(line);
     return line;
+  };
+  if (!global.password_command.empty()) return RunPasswordCommand(global.password_command);
+  if (!global.password_file.empty()) return from_file(global.password_file);
+  if (std::string c = Env("BACKUP_TOOL_PASSWORD_COMMAND"); !c.empty()) {
+    return RunPasswordCommand(c);
   }
+  if (std::string f = Env("BACKUP_TOOL_PASSWORD_FILE"); !f.empty()) return from_file(f);
   if (const char* p = std::getenv("BACKUP_TOOL_PASSWORD")) return std::string(p);
   return PromptTty(prompt);
 }
 
 Result<std::string> Cli::NewPassword() const {
   if (!global.password_command.empty() || !global.password_file.empty() ||
+      !Env("BACKUP_TOOL_PASSWORD_COMMAND").empty() || !Env("BACKUP_TOOL_PASSWORD_FILE").empty() ||
       std::getenv("BACKUP_TOOL_PASSWORD")) {
     return Password();
   }
@@ -233,10 +234,14 @@ void Cli::Warn(const std::string& text) const { std::cerr << text << std::flush;
 
 int ExitCodeFor(const Error& e) {
   switch (e.Code()) {
-    case ErrorCode::kUnauthenticated: return kExitWrongPassword;
-    case ErrorCode::kLocked: return kExitLocked;
-    case ErrorCode::kCancelled: return kExitInterrupted;
-    default: return kExitFailure;
+    case ErrorCode::kUnauthenticated:
+      return kExitWrongPassword;
+    case ErrorCode::kLocked:
+      return kExitLocked;
+    case ErrorCode::kCancelled:
+      return kExitInterrupted;
+    default:
+      return kExitFailure;
   }
 }
 

@@ -24,7 +24,7 @@ namespace halley::cli {
 // restic's exit codes plus ours (DESIGN §7).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
-inline constexpr int kExitPartial = 3;       // backup: some source files could not be read
+inline constexpr int kExitPartial = 3;  // backup: some source files could not be read
 inline constexpr int kExitNoVault = 10;
 inline constexpr int kExitLocked = 11;
 inline constexpr int kExitWrongPassword = 12;

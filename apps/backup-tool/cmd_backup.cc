@@ -33,7 +33,7 @@ std::vector<std::string> SplitTags(const std::vector<std::string>& in) {
   return out;
 }
 
-std::string StatusText(const engine::BackupProgress& p, double elapsed) {
+std::string StatusText(const engine::BackupProgress& p, uint64_t added, double elapsed) {
   uint64_t files = p.files_done, bytes = p.bytes_done;
   uint64_t total_files = p.total_files, total_bytes = p.total_bytes;
   std::string s = "[" + FormatDuration(elapsed) + "] ";
@@ -44,8 +44,12 @@ std::string StatusText(const engine::BackupProgress& p, double elapsed) {
     s += buf;
   }
   s += std::to_string(files) + " files " + FormatBytes(bytes);
-  if (total_files) s += ", total " + std::to_string(total_files) + " files " + FormatBytes(total_bytes);
-  if (elapsed > 0) s += ", " + FormatBytes(static_cast<uint64_t>(static_cast<double>(p.bytes_read) / elapsed)) + "/s";
+  if (total_files)
+    s += ", total " + std::to_string(total_files) + " files " + FormatBytes(total_bytes);
+  if (elapsed > 0)
+    s += ", " + FormatBytes(static_cast<uint64_t>(static_cast<double>(p.bytes_read) / elapsed)) +
+         "/s";
+  s += ", added " + FormatBytes(added);
   s += ", " + std::to_string(p.errors.load()) + " errors";
   if (p.scan_finished && bytes > 0 && total_bytes > bytes && elapsed > 1) {
     double rate = static_cast<double>(bytes) / elapsed;
@@ -56,7 +60,8 @@ std::string StatusText(const engine::BackupProgress& p, double elapsed) {
 
 int RunBackup(Cli& cli, const BackupFlags& f) {
   if (f.paths.empty()) {
-    return cli.Fatal(Error(ErrorCode::kInvalidArgument, "nothing to back up, please specify a path"));
+    return cli.Fatal(
+        Error(ErrorCode::kInvalidArgument, "nothing to back up, please specify a path"));
   }
   engine::Filter filter;
   for (const auto& e : f.excludes) {
@@ -83,7 +88,8 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
   o.force_no_parent = f.force;
   if (!f.parent.empty()) {
     auto p = Id::FromHex(f.parent);
-    if (!p) return cli.Fatal(Error(ErrorCode::kInvalidArgument, "--parent needs a full snapshot ID"));
+    if (!p)
+      return cli.Fatal(Error(ErrorCode::kInvalidArgument, "--parent needs a full snapshot ID"));
     o.parent = *p;
   }
   o.program_version = ProgramVersion();
@@ -108,7 +114,7 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
   std::unique_ptr<Ticker> ticker;
   if (cli.ProgressWanted()) {
     ticker = std::make_unique<Ticker>(std::chrono::milliseconds(250), [&](double elapsed) {
-      PrintStatusLine(StatusText(progress, elapsed));
+      PrintStatusLine(StatusText(progress, v->repo->Stats().data_added, elapsed));
     });
   } else if (cli.global.json && !cli.global.quiet) {
     ticker = std::make_unique<Ticker>(std::chrono::seconds(1), [&](double elapsed) {
@@ -116,7 +122,9 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
       j["message_type"] = "status";
       j["seconds_elapsed"] = static_cast<uint64_t>(elapsed);
       uint64_t tb = progress.total_bytes;
-      j["percent_done"] = tb ? std::min(1.0, static_cast<double>(progress.bytes_done) / static_cast<double>(tb)) : 0.0;
+      j["percent_done"] =
+          tb ? std::min(1.0, static_cast<double>(progress.bytes_done) / static_cast<double>(tb))
+             : 0.0;
       j["total_files"] = progress.total_files.load();
       j["files_done"] = progress.files_done.load();
       j["total_bytes"] = tb;
@@ -130,8 +138,7 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
   if (ticker) ticker->Stop();
   if (cli.ProgressWanted()) ClearStatusLine();
   if (!result) return cli.Fatal(result.error());
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const auto& s = *result->snapshot.summary;
   if (cli.global.json) {

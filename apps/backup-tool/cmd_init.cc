@@ -20,7 +20,8 @@ int RunInit(Cli& cli, const InitOptions& o) {
   }
   repo::InitOptions init;
   // A managed vault's password is hex(E), a random key: the KDF cannot make it stronger.
-  init.kdf = o.full_entropy_password ? repo::kFullEntropyScryptParams : repo::PasswordScryptParams();
+  init.kdf =
+      o.full_entropy_password ? repo::kFullEntropyScryptParams : repo::PasswordScryptParams();
   init.username = Username();
   init.hostname = Hostname();
   auto r = repo::Repository::Init(**store, *password, init, cli.RepoOptions());

@@ -21,7 +21,8 @@ struct RestoreFlags {
 
 int RunRestore(Cli& cli, const RestoreFlags& f) {
   if (f.target.empty()) {
-    return cli.Fatal(Error(ErrorCode::kInvalidArgument, "please specify a directory to restore to (--target)"));
+    return cli.Fatal(
+        Error(ErrorCode::kInvalidArgument, "please specify a directory to restore to (--target)"));
   }
   auto overwrite = engine::ParseOverwrite(f.overwrite);
   if (!overwrite) return cli.Fatal(overwrite.error());
@@ -80,10 +81,13 @@ int RunRestore(Cli& cli, const RestoreFlags& f) {
     ticker = std::make_unique<Ticker>(std::chrono::milliseconds(250), [&](double elapsed) {
       uint64_t tb = progress.total_bytes, bd = progress.bytes_done;
       char pct[16] = "";
-      if (tb) std::snprintf(pct, sizeof pct, "%.2f%%  ", 100.0 * static_cast<double>(bd) / static_cast<double>(tb));
-      PrintStatusLine("[" + FormatDuration(elapsed) + "] " + pct + std::to_string(progress.files_done.load()) +
-                      " files " + FormatBytes(bd) + ", total " +
-                      std::to_string(progress.total_files.load()) + " files " + FormatBytes(tb));
+      if (tb)
+        std::snprintf(pct, sizeof pct, "%.2f%%  ",
+                      100.0 * static_cast<double>(bd) / static_cast<double>(tb));
+      PrintStatusLine("[" + FormatDuration(elapsed) + "] " + pct +
+                      std::to_string(progress.files_done.load()) + " files " + FormatBytes(bd) +
+                      ", total " + std::to_string(progress.total_files.load()) + " files " +
+                      FormatBytes(tb));
     });
   }
   auto start = std::chrono::steady_clock::now();
@@ -110,9 +114,8 @@ int RunRestore(Cli& cli, const RestoreFlags& f) {
               (r->skipped ? ", skipped " + std::to_string(r->skipped) + " existing" : "") + "\n");
   }
   if (!r->errors.empty()) {
-    return cli.Fatal(Error(ErrorCode::kIoError,
-                           "There were " + std::to_string(r->errors.size()) +
-                               " errors while restoring"));
+    return cli.Fatal(Error(ErrorCode::kIoError, "There were " + std::to_string(r->errors.size()) +
+                                                    " errors while restoring"));
   }
   return kExitOk;
 }

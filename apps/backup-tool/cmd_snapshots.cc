@@ -65,8 +65,8 @@ int RunSnapshots(Cli& cli, const SnapshotsFlags& f) {
     host_w = std::max(host_w, e.snapshot.hostname.size());
     tags_w = std::max(tags_w, JoinComma(e.snapshot.tags).size());
   }
-  std::string header = Pad("ID", 10) + Pad("Time", 21) + Pad("Host", host_w + 2) +
-                       Pad("Tags", tags_w + 2) + "Paths";
+  std::string header =
+      Pad("ID", 10) + Pad("Time", 21) + Pad("Host", host_w + 2) + Pad("Tags", tags_w + 2) + "Paths";
   std::string rule(std::max<size_t>(header.size() + 20, 60), '-');
   std::string out = header + "\n" + rule + "\n";
   for (const auto& e : shown) {

@@ -14,8 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", ProgramVersion());
-  app.add_option("-r,--repo", cli.global.repo,
-                 "vault location (env BACKUP_TOOL_REPOSITORY)");
+  app.add_option("-r,--repo", cli.global.repo, "vault location (env BACKUP_TOOL_REPOSITORY)");
   app.add_option("--password-file", cli.global.password_file,
                  "read the vault password from a file (env BACKUP_TOOL_PASSWORD_FILE)");
   app.add_option("--password-command", cli.global.password_command,
@@ -42,6 +41,13 @@ int main(int argc, char** argv) {
   AddStats(app, cli);
   AddUnlock(app, cli);
   AddVersion(app, cli);
+  // CLI11 lets a repeatable option swallow every following word ("backup --tag t /path" would
+  // take /path as a second tag). Like restic, each occurrence takes exactly one value.
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    for (CLI::Option* opt : sub->get_options()) {
+      if (!opt->get_positional()) opt->allow_extra_args(false);
+    }
+  }
 
   cli.InstallSignalHandlers();
   try {

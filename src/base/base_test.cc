@@ -103,7 +103,8 @@ TEST(TimeTest, Civil) {
 TEST(JsonTest, GoStringEscapes) {
   std::string out;
   AppendGoJsonString(out, "a<b>&\"\\\n\t\x01\x7f");
-  EXPECT_EQ(out, R"("a\u003cb\u003e\u0026\"\\\n\t\u0001)" "\x7f\"");
+  EXPECT_EQ(out, R"("a\u003cb\u003e\u0026\"\\\n\t\u0001)"
+                 "\x7f\"");
   out.clear();
   AppendGoJsonString(out, "\xc3\xa9\xe2\x80\xa8\xff");
   EXPECT_EQ(out, "\"\xc3\xa9\\u2028\\ufffd\"");

@@ -10,19 +10,32 @@ namespace halley {
 
 std::string_view ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kUnknown: return "unknown";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kAlreadyExists: return "already_exists";
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kPermissionDenied: return "permission_denied";
-    case ErrorCode::kUnauthenticated: return "unauthenticated";
-    case ErrorCode::kNotSupported: return "not_supported";
-    case ErrorCode::kCancelled: return "cancelled";
-    case ErrorCode::kIoError: return "io_error";
-    case ErrorCode::kLocked: return "locked";
-    case ErrorCode::kNoSpace: return "no_space";
+    case ErrorCode::kUnknown:
+      return "unknown";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kUnauthenticated:
+      return "unauthenticated";
+    case ErrorCode::kNotSupported:
+      return "not_supported";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+    case ErrorCode::kIoError:
+      return "io_error";
+    case ErrorCode::kLocked:
+      return "locked";
+    case ErrorCode::kNoSpace:
+      return "no_space";
   }
   return "unknown";
 }
@@ -38,21 +51,34 @@ Error ErrnoError(std::string_view what, int err) {
   ErrorCode code = ErrorCode::kIoError;
   switch (err) {
     case ENOENT:
-    case ENOTDIR: code = ErrorCode::kNotFound; break;
+    case ENOTDIR:
+      code = ErrorCode::kNotFound;
+      break;
     case EEXIST:
-    case ENOTEMPTY: code = ErrorCode::kAlreadyExists; break;
+    case ENOTEMPTY:
+      code = ErrorCode::kAlreadyExists;
+      break;
     case EACCES:
     case EPERM:
-    case EROFS: code = ErrorCode::kPermissionDenied; break;
+    case EROFS:
+      code = ErrorCode::kPermissionDenied;
+      break;
     case ENOSPC:
-    case EDQUOT: code = ErrorCode::kNoSpace; break;
+    case EDQUOT:
+      code = ErrorCode::kNoSpace;
+      break;
     case EAGAIN:
     case EINTR:
-    case ETIMEDOUT: code = ErrorCode::kUnavailable; break;
+    case ETIMEDOUT:
+      code = ErrorCode::kUnavailable;
+      break;
     case EINVAL:
     case ENAMETOOLONG:
-    case ELOOP: code = ErrorCode::kInvalidArgument; break;
-    default: break;
+    case ELOOP:
+      code = ErrorCode::kInvalidArgument;
+      break;
+    default:
+      break;
   }
   char buf[256];
   const char* text = strerror_r(err, buf, sizeof buf);

@@ -69,9 +69,9 @@ Error ErrnoError(std::string_view what, int err);
 
 }  // namespace halley
 
-#define HALLEY_CHECK(cond)                                             \
-  do {                                                                 \
-    if (!(cond)) ::halley::CheckFailed(__FILE__, __LINE__, #cond);     \
+#define HALLEY_CHECK(cond)                                         \
+  do {                                                             \
+    if (!(cond)) ::halley::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 #ifdef NDEBUG
@@ -86,16 +86,16 @@ Error ErrnoError(std::string_view what, int err);
 #define HALLEY_CONCAT(a, b) HALLEY_CONCAT_INNER(a, b)
 
 // Propagates the error of a Result-returning expression.
-#define HALLEY_RETURN_IF_ERROR(expr)                                            \
-  do {                                                                          \
-    auto halley_status_ = (expr);                                               \
+#define HALLEY_RETURN_IF_ERROR(expr)                                                 \
+  do {                                                                               \
+    auto halley_status_ = (expr);                                                    \
     if (!halley_status_) return ::tl::unexpected(std::move(halley_status_).error()); \
   } while (0)
 
 // `HALLEY_ASSIGN_OR_RETURN(auto blob, store.Get(h));` declares or assigns lhs on success.
 #define HALLEY_ASSIGN_OR_RETURN(lhs, expr) \
   HALLEY_ASSIGN_OR_RETURN_IMPL(HALLEY_CONCAT(halley_result_, __LINE__), lhs, expr)
-#define HALLEY_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)                 \
-  auto tmp = (expr);                                                 \
-  if (!tmp) return ::tl::unexpected(std::move(tmp).error());         \
+#define HALLEY_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr)         \
+  auto tmp = (expr);                                         \
+  if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)  // NOLINT(bugprone-macro-parentheses)

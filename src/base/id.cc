@@ -7,8 +7,8 @@ namespace halley {
 
 Result<Id> Id::FromHex(std::string_view hex) {
   if (hex.size() != 64) {
-    return Fail(ErrorCode::kInvalidArgument, "invalid ID \"" + std::string(hex.substr(0, 80)) +
-                                                 "\": must be 64 hex digits");
+    return Fail(ErrorCode::kInvalidArgument,
+                "invalid ID \"" + std::string(hex.substr(0, 80)) + "\": must be 64 hex digits");
   }
   auto bytes = HexDecode(hex);
   if (!bytes) return Fail(ErrorCode::kInvalidArgument, "invalid ID \"" + std::string(hex) + "\"");

@@ -44,8 +44,8 @@ size_t Utf8SequenceLength(std::string_view s, size_t i, unsigned& cp) {
 
 Result<Json> ParseJson(std::string_view text, JsonLimits limits) {
   if (text.size() > limits.max_bytes) {
-    return Fail(ErrorCode::kCorruption, "JSON document of " + std::to_string(text.size()) +
-                                            " bytes exceeds the limit");
+    return Fail(ErrorCode::kCorruption,
+                "JSON document of " + std::to_string(text.size()) + " bytes exceeds the limit");
   }
   bool too_deep = false;
   auto cb = [&](int depth, Json::parse_event_t event, Json&) {
@@ -69,14 +69,26 @@ void AppendGoJsonString(std::string& out, std::string_view s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
         case '<':
         case '>':
-        case '&': AppendUnicodeEscape(out, c); break;
+        case '&':
+          AppendUnicodeEscape(out, c);
+          break;
         default:
           if (c < 0x20) {
             AppendUnicodeEscape(out, c);

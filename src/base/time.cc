@@ -121,15 +121,14 @@ std::string FormatHuman(const Time& t) {
 
 Result<Time> ParseRfc3339(std::string_view s) {
   auto bad = [&] {
-    return Fail(ErrorCode::kInvalidArgument, "invalid RFC 3339 time \"" +
-                                                 std::string(s.substr(0, 64)) + "\"");
+    return Fail(ErrorCode::kInvalidArgument,
+                "invalid RFC 3339 time \"" + std::string(s.substr(0, 64)) + "\"");
   };
   int year, month, day, hour, minute, second;
-  if (s.size() < 20 || !ParseDigits(s, 0, 4, year) || s[4] != '-' ||
-      !ParseDigits(s, 5, 2, month) || s[7] != '-' || !ParseDigits(s, 8, 2, day) ||
-      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !ParseDigits(s, 11, 2, hour) ||
-      s[13] != ':' || !ParseDigits(s, 14, 2, minute) || s[16] != ':' ||
-      !ParseDigits(s, 17, 2, second)) {
+  if (s.size() < 20 || !ParseDigits(s, 0, 4, year) || s[4] != '-' || !ParseDigits(s, 5, 2, month) ||
+      s[7] != '-' || !ParseDigits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !ParseDigits(s, 11, 2, hour) || s[13] != ':' || !ParseDigits(s, 14, 2, minute) ||
+      s[16] != ':' || !ParseDigits(s, 17, 2, second)) {
     return bad();
   }
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {

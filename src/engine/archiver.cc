@@ -114,14 +114,14 @@ class Archiver {
 
   // Walking thread.
   Result<void> ProcessTargets(const std::vector<Target>& targets, const Id* parent_root);
-  Result<void> ProcessDirContents(const std::string& abs_path, DirTask& task,
-                                  const Tree* old_tree, dev_t root_dev);
+  Result<void> ProcessDirContents(const std::string& abs_path, DirTask& task, const Tree* old_tree,
+                                  dev_t root_dev);
   // Adds the entry `name` at `abs_path` (lstat `st`) to `task`. Errors reading the entry are
   // recorded and the entry skipped; only vault errors are returned.
   Result<void> AddEntry(DirTask& task, const std::string& abs_path, const std::string& name,
                         const struct stat& st, const Node* old, dev_t root_dev);
   Node MakeNode(const std::string& abs_path, const std::string& name, const struct stat& st);
-  Result<void> ReadFile(const std::string& abs_path, const struct stat& st, FileJob& job,
+  Result<void> ReadFile(const std::string& abs_path, FileJob& job,
                         const std::shared_ptr<FileJob>& shared, bool& read_error);
   void Submit(Chunk chunk);
   void PushDir(std::unique_ptr<DirTask> task);
@@ -146,10 +146,10 @@ class Archiver {
   std::deque<std::unique_ptr<DirTask>> ready_;  // post-order; front finalizes first
 
   mutable std::mutex mu_;
-  std::condition_variable work_cv_;   // workers wait for chunks
-  std::condition_variable done_cv_;   // the walker waits for finished chunks
-  std::deque<Chunk> queue_;           // Guarded by mu_.
-  bool stopping_ = false;             // Guarded by mu_.
+  std::condition_variable work_cv_;    // workers wait for chunks
+  std::condition_variable done_cv_;    // the walker waits for finished chunks
+  std::deque<Chunk> queue_;            // Guarded by mu_.
+  bool stopping_ = false;              // Guarded by mu_.
   std::optional<Error> worker_error_;  // Guarded by mu_.
   std::vector<std::thread> workers_;
 };
@@ -204,7 +204,7 @@ void Archiver::Submit(Chunk chunk) {
   work_cv_.notify_one();
 }
 
-Result<void> Archiver::ReadFile(const std::string& abs_path, const struct stat& st, FileJob& job,
+Result<void> Archiver::ReadFile(const std::string& abs_path, FileJob& job,
                                 const std::shared_ptr<FileJob>& shared, bool& read_error) {
   auto fd = fs::OpenForReading(abs_path);
   if (!fd) {
@@ -215,11 +215,10 @@ Result<void> Archiver::ReadFile(const std::string& abs_path, const struct stat& 
   auto fst = fs::Fstat(fd->Get());
   if (!fst || !S_ISREG(fst->st_mode)) {
     read_error = true;
-    RecordError(abs_path, Error(ErrorCode::kIoError, "open " + abs_path +
-                                                         ": no longer a regular file"));
+    RecordError(abs_path,
+                Error(ErrorCode::kIoError, "open " + abs_path + ": no longer a regular file"));
     return {};
   }
-  (void)st;
   chunker_->Reset();
   const uint64_t expected = static_cast<uint64_t>(fst->st_size);
   std::shared_ptr<Buffer> buf;
@@ -323,9 +322,8 @@ bool Unchanged(const Node& now, const Node& old) {
          now.mtime == old.mtime && now.ctime == old.ctime && now.inode == old.inode;
 }
 
-Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path,
-                                const std::string& name, const struct stat& st, const Node* old,
-                                dev_t root_dev) {
+Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path, const std::string& name,
+                                const struct stat& st, const Node* old, dev_t root_dev) {
   HALLEY_RETURN_IF_ERROR(CheckStop());
   Node node = MakeNode(abs_path, name, st);
   if (node.type == NodeType::kDir) {
@@ -375,7 +373,7 @@ Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path,
   }
   auto job = std::make_shared<FileJob>();
   bool read_error = false;
-  HALLEY_RETURN_IF_ERROR(ReadFile(abs_path, st, *job, job, read_error));
+  HALLEY_RETURN_IF_ERROR(ReadFile(abs_path, *job, job, read_error));
   job->all_submitted = true;
   if (read_error) {
     job->failed = true;
@@ -474,8 +472,10 @@ Result<void> Archiver::FinalizeReady(bool wait_all) {
       continue;
     }
     HALLEY_RETURN_IF_ERROR(Finalize(front));
-    if (front.parent != nullptr) ready_.pop_front();
-    else return {};  // the root stays for Run() to read
+    if (front.parent != nullptr)
+      ready_.pop_front();
+    else
+      return {};  // the root stays for Run() to read
   }
   return {};
 }
@@ -610,7 +610,8 @@ Result<BackupResult> Archiver::Run() {
   }
   for (const auto& t : targets) {
     if (t.tree_path.empty() && targets.size() > 1) {
-      return Fail(ErrorCode::kInvalidArgument, "\"/\" or \".\" cannot be combined with other paths");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "\"/\" or \".\" cannot be combined with other paths");
     }
   }
   std::sort(snapshot_paths.begin(), snapshot_paths.end());
@@ -630,8 +631,8 @@ Result<BackupResult> Archiver::Run() {
     if (fs::Lstat(t.abs_path)) ++present;
   }
   if (present == 0) {
-    return Fail(ErrorCode::kNotFound, "none of the paths to back up exists (" +
-                                          targets.front().abs_path + ")");
+    return Fail(ErrorCode::kNotFound,
+                "none of the paths to back up exists (" + targets.front().abs_path + ")");
   }
 
   std::string hostname = opts_.hostname.empty() ? Hostname() : opts_.hostname;
@@ -654,9 +655,11 @@ Result<BackupResult> Archiver::Run() {
 
   Time start = Clock::System().NowTime();
   summary_.backup_start = start;
+  const repo::WriteStats stats_before = repo_.Stats();
   chunker_ = repo_.GetConfig().NewChunker();
-  int n_workers = opts_.workers > 0 ? opts_.workers
-                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int n_workers = opts_.workers > 0
+                      ? opts_.workers
+                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < n_workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   std::jthread scanner;
   if (opts_.scan && opts_.progress) {
@@ -694,6 +697,9 @@ Result<BackupResult> Archiver::Run() {
   for (auto& w : workers_) w.join();
   workers_.clear();
   if (scanner.joinable()) scanner.request_stop();
+  if (walked && opts_.stop.stop_requested()) {
+    walked = Fail(ErrorCode::kCancelled, "backup interrupted");
+  }
   if (!walked) {
     (void)repo_.Flush();  // index what was uploaded, so that the next run resumes cheaply
     return Fail(walked.error());
@@ -704,10 +710,10 @@ Result<BackupResult> Archiver::Run() {
   const DirTask& root_task = *ready_.front();
   HALLEY_CHECK(root_task.result.has_value());
   repo::WriteStats ws = repo_.Stats();
-  summary_.data_blobs = ws.data_blobs;
-  summary_.tree_blobs = ws.tree_blobs;
-  summary_.data_added = ws.data_added;
-  summary_.data_added_packed = ws.data_added_packed;
+  summary_.data_blobs = ws.data_blobs - stats_before.data_blobs;
+  summary_.tree_blobs = ws.tree_blobs - stats_before.tree_blobs;
+  summary_.data_added = ws.data_added - stats_before.data_added;
+  summary_.data_added_packed = ws.data_added_packed - stats_before.data_added_packed;
   summary_.backup_end = Clock::System().NowTime();
 
   snapshot::Snapshot snap;
@@ -723,9 +729,8 @@ Result<BackupResult> Archiver::Run() {
   snap.tags = opts_.tags;
   snap.program_version = opts_.program_version;
   snap.summary = summary_;
-  HALLEY_ASSIGN_OR_RETURN(Id snap_id,
-                          repo_.SaveUnpacked(storage::ObjectType::kSnapshot,
-                                             snapshot::EncodeSnapshot(snap)));
+  HALLEY_ASSIGN_OR_RETURN(Id snap_id, repo_.SaveUnpacked(storage::ObjectType::kSnapshot,
+                                                         snapshot::EncodeSnapshot(snap)));
   // The packindex comes after the snapshot it describes: without it only retention is slower.
   repo::PackIndex pi;
   pi.snapshot = snap_id;

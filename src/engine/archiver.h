@@ -33,9 +33,9 @@ namespace halley::engine {
 struct BackupProgress {
   std::atomic<uint64_t> files_done{0};
   std::atomic<uint64_t> dirs_done{0};
-  std::atomic<uint64_t> bytes_done{0};    // of files processed (read or unchanged)
-  std::atomic<uint64_t> bytes_read{0};    // actually read from disk
-  std::atomic<uint64_t> total_files{0};   // from a scan running alongside the backup
+  std::atomic<uint64_t> bytes_done{0};   // of files processed (read or unchanged)
+  std::atomic<uint64_t> bytes_read{0};   // actually read from disk
+  std::atomic<uint64_t> total_files{0};  // from a scan running alongside the backup
   std::atomic<uint64_t> total_bytes{0};
   std::atomic<bool> scan_finished{false};
   std::atomic<uint64_t> errors{0};
@@ -44,19 +44,19 @@ struct BackupProgress {
 struct BackupOptions {
   std::vector<std::string> paths;  // as given; relative ones are kept relative in the tree
   std::vector<std::string> tags;
-  std::string hostname;            // default: this host
+  std::string hostname;  // default: this host
   const Filter* filter = nullptr;
   bool one_file_system = false;
   bool rescan_unchanged = false;
-  std::optional<Id> parent;        // default: the latest snapshot of this host with these paths
+  std::optional<Id> parent;  // default: the latest snapshot of this host with these paths
   bool force_no_parent = false;
-  int workers = 0;                 // default: one per core
+  int workers = 0;                  // default: one per core
   size_t memory_budget = 64 << 20;  // bytes of file data read but not yet packed
-  std::optional<Time> time;        // default: now
+  std::optional<Time> time;         // default: now
   std::string program_version;
   const repo::VaultLock* lock = nullptr;  // checked before the snapshot is written
   BackupProgress* progress = nullptr;
-  bool scan = false;               // count totals in a second thread (for an ETA)
+  bool scan = false;  // count totals in a second thread (for an ETA)
   std::stop_token stop;
   // Called (from the walking thread) for each item that could not be read; the backup goes on
   // without it and the result lists it (exit code 3).

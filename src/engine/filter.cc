@@ -49,7 +49,8 @@ Result<GlobPattern> GlobPattern::Parse(const std::string& pattern) {
   p.text_ = pattern;
   p.anchored_ = pattern[0] == '/';
   p.parts_ = SplitPath(pattern);
-  if (p.parts_.empty()) return Fail(ErrorCode::kInvalidArgument, "pattern \"/\" matches everything");
+  if (p.parts_.empty())
+    return Fail(ErrorCode::kInvalidArgument, "pattern \"/\" matches everything");
   return p;
 }
 

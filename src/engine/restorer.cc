@@ -15,8 +15,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "crypto/random.h"
 #include "base/encoding.h"
+#include "crypto/random.h"
 #include "engine/snapshots.h"
 #include "fs/fs.h"
 #include "snapshot/go_quote.h"
@@ -95,9 +95,9 @@ struct FileTarget {
   std::string tmp;
   uint64_t size = 0;
   std::mutex mu;
-  fs::Fd fd;                 // Guarded by mu: open while blobs are being written.
-  size_t remaining = 0;      // Guarded by mu: blob placements still to write.
-  bool failed = false;       // Guarded by mu.
+  fs::Fd fd;             // Guarded by mu: open while blobs are being written.
+  size_t remaining = 0;  // Guarded by mu: blob placements still to write.
+  bool failed = false;   // Guarded by mu.
 };
 
 struct Placement {
@@ -148,8 +148,8 @@ Result<void> WriteSparse(int fd, const Bytes& data, uint64_t offset) {
       end = next;
     }
     if (!zero) {
-      HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data.data() + run_start, end - run_start,
-                                             offset + run_start));
+      HALLEY_RETURN_IF_ERROR(
+          fs::WriteFullAt(fd, data.data() + run_start, end - run_start, offset + run_start));
     }
     pos = end;
   }
@@ -158,8 +158,7 @@ Result<void> WriteSparse(int fd, const Bytes& data, uint64_t offset) {
 
 class Restorer {
  public:
-  Restorer(repo::Repository& repo, const RestoreOptions& options)
-      : repo_(repo), opts_(options) {}
+  Restorer(repo::Repository& repo, const RestoreOptions& options) : repo_(repo), opts_(options) {}
 
   Result<RestoreResult> Run(const Id& root);
 
@@ -167,8 +166,7 @@ class Restorer {
   // Walk phase (single thread).
   Result<void> WalkDir(const Id& tree_id, size_t dir_index, int dir_fd, const std::string& path,
                        bool parent_included);
-  Result<void> RestoreNode(const Node& node, size_t dir_index, int dir_fd,
-                           const std::string& path);
+  Result<void> RestoreNode(const Node& node, size_t dir_index, int dir_fd, const std::string& path);
   bool Included(const std::string& path, bool is_dir, bool& descend) const;
   // Whether an existing entry `name` in dir_fd should be replaced by `node` (false: skip it).
   Result<bool> ShouldReplace(int dir_fd, const std::string& name, const Node& node);
@@ -188,7 +186,7 @@ class Restorer {
   RestoreResult result_;
   std::mutex result_mu_;
   int root_fd_ = -1;
-  std::vector<std::vector<std::string>> dirs_;  // relative components of each directory
+  std::vector<std::vector<std::string>> dirs_;            // relative components of each directory
   std::vector<std::pair<size_t, const Node*>> dir_meta_;  // dirs whose metadata is applied last
   std::vector<std::unique_ptr<snapshot::Tree>> trees_;    // keep nodes alive
   std::vector<std::unique_ptr<FileTarget>> files_;
@@ -242,15 +240,17 @@ Result<bool> Restorer::ShouldReplace(int dir_fd, const std::string& name, const 
     return Fail(ErrorCode::kAlreadyExists, "a directory is in the way");
   }
   switch (opts_.overwrite) {
-    case Overwrite::kAlways: return true;
-    case Overwrite::kNever: return false;
+    case Overwrite::kAlways:
+      return true;
+    case Overwrite::kNever:
+      return false;
     case Overwrite::kIfNewer:
       return node.mtime > Time::Utc(st.st_mtim.tv_sec, static_cast<int32_t>(st.st_mtim.tv_nsec));
     case Overwrite::kIfDifferent: {
-      bool same = S_ISREG(st.st_mode) && node.type == NodeType::kFile &&
-                  static_cast<uint64_t>(st.st_size) == node.size &&
-                  node.mtime ==
-                      Time::Utc(st.st_mtim.tv_sec, static_cast<int32_t>(st.st_mtim.tv_nsec));
+      bool same =
+          S_ISREG(st.st_mode) && node.type == NodeType::kFile &&
+          static_cast<uint64_t>(st.st_size) == node.size &&
+          node.mtime == Time::Utc(st.st_mtim.tv_sec, static_cast<int32_t>(st.st_mtim.tv_nsec));
       return !same;
     }
   }
@@ -263,7 +263,7 @@ Result<void> Restorer::ApplyMetadataFd(int fd, const Node& node, bool is_dir) {
     if (::fchown(fd, node.uid, node.gid) != 0) return Fail(ErrnoError("chown", errno));
   } else {
     mode &= ~static_cast<uint32_t>(S_ISUID | S_ISGID);  // not ours to grant
-    if (is_dir) mode |= S_IRWXU;  // keep our own directories usable
+    if (is_dir) mode |= S_IRWXU;                        // keep our own directories usable
   }
   for (const auto& x : node.xattrs) {
     if (::fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0 &&
@@ -374,8 +374,8 @@ Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_f
       }
       result_.files++;
       if (node.content->empty()) {
-        int fd = ::openat(dir_fd, tmp.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0600);
         if (fd < 0) return Fail(ErrnoError("create", errno));
         fs::Fd owned(fd);
         auto meta = ApplyMetadataFd(fd, node, false);
@@ -434,9 +434,9 @@ Result<void> Restorer::WalkDir(const Id& tree_id, size_t dir_index, int dir_fd,
   const snapshot::Tree& t = *trees_.back();
   for (const Node& node : t.nodes) {
     if (!fs::IsSafeName(node.name)) {
-      RecordError(path + "/" + snapshot::GoQuoteName(node.name),
-                  Error(ErrorCode::kCorruption,
-                        "refusing to restore an entry with an invalid name"));
+      RecordError(
+          path + "/" + snapshot::GoQuoteName(node.name),
+          Error(ErrorCode::kCorruption, "refusing to restore an entry with an invalid name"));
       continue;
     }
     std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
@@ -458,8 +458,8 @@ Result<void> Restorer::WriteBlob(const Bytes& data, const Placement& p, DirCache
   if (f.failed) return {};
   if (!f.fd.Valid()) {
     auto opened = dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
-      int fd = ::openat(dir_fd, f.tmp.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      int fd = ::openat(dir_fd, f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
       if (fd < 0) return Fail(ErrnoError("create " + f.name, errno));
       f.fd = fs::Fd(fd);
       return {};
@@ -531,18 +531,18 @@ Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
       end = std::max<uint64_t>(end, plan.blobs[j].loc.offset + uint64_t{plan.blobs[j].loc.length});
       ++j;
     }
-    auto range = repo_.Store().Get({storage::ObjectType::kData, plan.pack.Hex()}, start,
-                                   end - start);
+    auto range =
+        repo_.Store().Get({storage::ObjectType::kData, plan.pack.Hex()}, start, end - start);
     for (size_t k = i; k < j; ++k) {
       const BlobPlan& b = plan.blobs[k];
       Result<Bytes> data =
-          range ? repo_.DecodeBlob(b.id, ByteView(*range).subspan(b.loc.offset - start,
-                                                                 b.loc.length),
-                                   b.loc.uncompressed_length)
-                : Result<Bytes>(Fail(range.error()));
+          range
+              ? repo_.DecodeBlob(b.id, ByteView(*range).subspan(b.loc.offset - start, b.loc.length),
+                                 b.loc.uncompressed_length)
+              : Result<Bytes>(Fail(range.error()));
       if (!data) {
-        Error e = data.error().WithContext("blob " + b.id.Short() + " in pack " +
-                                           plan.pack.Short());
+        Error e =
+            data.error().WithContext("blob " + b.id.Short() + " in pack " + plan.pack.Short());
         for (const auto& p : b.places) {
           FileTarget& f = *files_[p.file];
           std::lock_guard lock(f.mu);
@@ -618,8 +618,9 @@ Result<void> Restorer::RestoreContents() {
       }
     }
   };
-  int n = opts_.workers > 0 ? opts_.workers
-                            : 2 * std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  int n = opts_.workers > 0
+              ? opts_.workers
+              : 2 * std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   std::vector<std::thread> threads;
   for (int t = 1; t < n; ++t) threads.emplace_back(work);
   work();

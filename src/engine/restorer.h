@@ -44,12 +44,12 @@ struct RestoreProgress {
 
 struct RestoreOptions {
   std::string target;
-  std::string path = "/";                 // restore this path of the snapshot (its contents)
-  std::vector<GlobPattern> includes;      // restore only matching items (and their parents)
+  std::string path = "/";             // restore this path of the snapshot (its contents)
+  std::vector<GlobPattern> includes;  // restore only matching items (and their parents)
   std::vector<GlobPattern> excludes;
   Overwrite overwrite = Overwrite::kAlways;
-  bool restore_ownership = false;         // chown to the stored IDs (needs root)
-  int workers = 0;                        // default: 2 per core (I/O overlaps decoding)
+  bool restore_ownership = false;  // chown to the stored IDs (needs root)
+  int workers = 0;                 // default: 2 per core (I/O overlaps decoding)
   RestoreProgress* progress = nullptr;
   std::stop_token stop;
   std::function<void(const std::string& path, const Error& error)> on_error;
@@ -63,6 +63,7 @@ struct RestoreResult {
 // Restores `options.path` of the tree `root`. Returns an error only if nothing could be done
 // (target unusable, path not in the snapshot, vault unreadable, cancelled); per-item failures
 // are in RestoreResult::errors.
-Result<RestoreResult> Restore(repo::Repository& repo, const Id& root, const RestoreOptions& options);
+Result<RestoreResult> Restore(repo::Repository& repo, const Id& root,
+                              const RestoreOptions& options);
 
 }  // namespace halley::engine

@@ -8,8 +8,7 @@ namespace halley::engine {
 using storage::ObjectType;
 
 bool Matches(const snapshot::Snapshot& s, const SnapshotFilter& f) {
-  if (!f.hosts.empty() &&
-      std::find(f.hosts.begin(), f.hosts.end(), s.hostname) == f.hosts.end()) {
+  if (!f.hosts.empty() && std::find(f.hosts.begin(), f.hosts.end(), s.hostname) == f.hosts.end()) {
     return false;
   }
   for (const auto& t : f.tags) {
@@ -109,10 +108,9 @@ Result<snapshot::Node> FindNode(repo::Repository& repo, const Id& root, const st
       return Fail(ErrorCode::kNotFound, "\"" + path + "\": " + part + " is not in a directory");
     }
     HALLEY_ASSIGN_OR_RETURN(auto tree, LoadTree(repo, *node.subtree));
-    auto it = std::lower_bound(tree.nodes.begin(), tree.nodes.end(), part,
-                               [](const snapshot::Node& n, const std::string& p) {
-                                 return n.name < p;
-                               });
+    auto it =
+        std::lower_bound(tree.nodes.begin(), tree.nodes.end(), part,
+                         [](const snapshot::Node& n, const std::string& p) { return n.name < p; });
     if (it == tree.nodes.end() || it->name != part) {
       return Fail(ErrorCode::kNotFound, "path \"" + path + "\" not found in snapshot");
     }

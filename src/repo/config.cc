@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "repo/config.h"
 
-
 #include "base/encoding.h"
 #include "chunker/gear.h"
 #include "chunker/rabin.h"
@@ -29,7 +28,6 @@ uint64_t Random64() {
   crypto::RandomBytes(MutableByteView(reinterpret_cast<uint8_t*>(&v), sizeof v));
   return v;
 }
-
 
 }  // namespace
 

@@ -33,7 +33,7 @@ struct Config {
   std::string id;               // 64 hex digits
   uint64_t chunker_polynomial;  // restic's Rabin polynomial (always present, restic requires it)
   std::optional<GearChunkerConfig> gear;  // absent in vaults restic created
-  Json extra = Json::object();  // unknown fields, preserved
+  Json extra = Json::object();            // unknown fields, preserved
 
   // A fresh config for a new vault: random id, random irreducible polynomial, random gear key.
   static Config New();

@@ -34,8 +34,9 @@ TEST(ConfigTest, ResticConfigUsesRabin) {
   EXPECT_FALSE(c->gear);
   auto chunker = c->NewChunker();
   EXPECT_NE(dynamic_cast<chunker::RabinChunker*>(chunker.get()), nullptr);
-  EXPECT_EQ(EncodeConfig(*c),
-            R"({"version":2,"id":"98350eb0348951881367beebbc7f66e16152b31ed6fadd6a988c1df8763fe188","chunker_polynomial":"3ec579db68be09"})");
+  EXPECT_EQ(
+      EncodeConfig(*c),
+      R"({"version":2,"id":"98350eb0348951881367beebbc7f66e16152b31ed6fadd6a988c1df8763fe188","chunker_polynomial":"3ec579db68be09"})");
 }
 
 TEST(ConfigTest, GearChunkersFromTheSameKeyCutAlike) {

@@ -19,7 +19,8 @@ std::string EncodeIndexFile(const IndexFile& file) {
       out += "{\"id\":\"" + b.id.Hex() + "\",\"type\":\"" + std::string(BlobTypeName(b.type)) +
              "\",\"offset\":" + std::to_string(b.offset) +
              ",\"length\":" + std::to_string(b.length);
-      if (b.Compressed()) out += ",\"uncompressed_length\":" + std::to_string(b.uncompressed_length);
+      if (b.Compressed())
+        out += ",\"uncompressed_length\":" + std::to_string(b.uncompressed_length);
       out.push_back('}');
     }
     out += "]}";

@@ -26,9 +26,7 @@ struct BlobLocation {
   uint32_t uncompressed_length = 0;
 
   // Size of the plaintext (uncompressed) blob.
-  uint32_t PlainSize() const {
-    return uncompressed_length ? uncompressed_length : length - 32;
-  }
+  uint32_t PlainSize() const { return uncompressed_length ? uncompressed_length : length - 32; }
 };
 
 // One index file's content.
@@ -70,11 +68,11 @@ class Index {
   const Table& TableFor(BlobType t) const { return t == BlobType::kTree ? trees_ : data_; }
 
   mutable std::shared_mutex mu_;
-  std::vector<Id> packs_;                         // Guarded by mu_.
-  std::vector<uint64_t> pack_sizes_;              // Guarded by mu_.
+  std::vector<Id> packs_;                                  // Guarded by mu_.
+  std::vector<uint64_t> pack_sizes_;                       // Guarded by mu_.
   std::unordered_map<Id, uint32_t, IdHash> pack_numbers_;  // Guarded by mu_.
-  Table data_;                                    // Guarded by mu_.
-  Table trees_;                                   // Guarded by mu_.
+  Table data_;                                             // Guarded by mu_.
+  Table trees_;                                            // Guarded by mu_.
 };
 
 }  // namespace halley::repo

@@ -39,12 +39,13 @@ TEST(IndexFileTest, LegacyArrayAndSupersedes) {
 }
 
 TEST(IndexFileTest, RejectsMalformed) {
-  for (const std::string& bad : std::vector<std::string>{std::string("{}"), std::string("7"), std::string(R"({"packs":[1]})"),
-                          R"({"packs":[{"id":"zz","blobs":[]}]})",
-                          R"({"packs":[{"id":")" + MakeId(1).Hex() + R"(","blobs":[{"id":")" +
-                              MakeId(2).Hex() + R"(","type":"blub","offset":0,"length":40}]}]})",
-                          R"({"packs":[{"id":")" + MakeId(1).Hex() + R"(","blobs":[{"id":")" +
-                              MakeId(2).Hex() + R"(","type":"data","offset":-1,"length":40}]}]})"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           std::string("{}"), std::string("7"), std::string(R"({"packs":[1]})"),
+           R"({"packs":[{"id":"zz","blobs":[]}]})",
+           R"({"packs":[{"id":")" + MakeId(1).Hex() + R"(","blobs":[{"id":")" + MakeId(2).Hex() +
+               R"(","type":"blub","offset":0,"length":40}]}]})",
+           R"({"packs":[{"id":")" + MakeId(1).Hex() + R"(","blobs":[{"id":")" + MakeId(2).Hex() +
+               R"(","type":"data","offset":-1,"length":40}]}]})"}) {
     auto r = DecodeIndexFile(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().Code(), ErrorCode::kCorruption);

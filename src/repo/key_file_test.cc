@@ -13,8 +13,11 @@ TEST(KeyFileTest, RoundTrip) {
   KeyFile k = NewKeyFile(master, "secret", kFast, *ParseRfc3339("2026-11-26T05:17:18.943364724Z"),
                          "root", "vm");
   std::string json = EncodeKeyFile(k);
-  EXPECT_EQ(json.rfind(R"({"created":"2026-11-26T05:17:18.943364724Z","username":"root","hostname":"vm","kdf":"scrypt","N":1024,"r":8,"p":1,"salt":")", 0),
-            0u)
+  EXPECT_EQ(
+      json.rfind(
+          R"({"created":"2026-11-26T05:17:18.943364724Z","username":"root","hostname":"vm","kdf":"scrypt","N":1024,"r":8,"p":1,"salt":")",
+          0),
+      0u)
       << json;
   auto d = DecodeKeyFile(json);
   ASSERT_TRUE(d);

@@ -129,13 +129,12 @@ LockInfo MakeInfo(bool exclusive, Time now) {
 }  // namespace
 
 std::string DescribeLock(const LockInfo& l, const Id& id, Time now) {
-  std::string out = std::string("repository is already locked ") +
-                    (l.exclusive ? "exclusively " : "") + "by PID " + std::to_string(l.pid) +
-                    " on " + l.hostname + " by " + l.username + " (UID " + std::to_string(l.uid) +
-                    ", GID " + std::to_string(l.gid) + ")\nlock was created at " +
-                    FormatHuman(l.time) + " (" + FormatAge(now.seconds - l.time.seconds) +
-                    " ago)\nstorage ID " + id.Short() +
-                    "\nthe `unlock` command can be used to remove stale locks";
+  std::string out =
+      std::string("repository is already locked ") + (l.exclusive ? "exclusively " : "") +
+      "by PID " + std::to_string(l.pid) + " on " + l.hostname + " by " + l.username + " (UID " +
+      std::to_string(l.uid) + ", GID " + std::to_string(l.gid) + ")\nlock was created at " +
+      FormatHuman(l.time) + " (" + FormatAge(now.seconds - l.time.seconds) + " ago)\nstorage ID " +
+      id.Short() + "\nthe `unlock` command can be used to remove stale locks";
   return out;
 }
 

@@ -77,9 +77,9 @@ class VaultLock {
   LockOptions options_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  Id id_;                   // Guarded by mu_.
-  Time last_refresh_;       // Guarded by mu_.
-  bool stop_ = false;       // Guarded by mu_.
+  Id id_;              // Guarded by mu_.
+  Time last_refresh_;  // Guarded by mu_.
+  bool stop_ = false;  // Guarded by mu_.
   std::thread refresher_;
 };
 

@@ -43,8 +43,9 @@ TEST(LockCodecTest, ResticFormat) {
   l.uid = 1000;
   l.gid = 100;
   std::string json = EncodeLock(l);
-  EXPECT_EQ(json,
-            R"({"time":"2015-06-27T12:18:51.759239612+02:00","exclusive":false,"hostname":"kasimir","username":"fd0","pid":13607,"uid":1000,"gid":100})");
+  EXPECT_EQ(
+      json,
+      R"({"time":"2015-06-27T12:18:51.759239612+02:00","exclusive":false,"hostname":"kasimir","username":"fd0","pid":13607,"uid":1000,"gid":100})");
   auto d = DecodeLock(json);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->pid, 13607);
@@ -115,9 +116,9 @@ TEST_F(LockTest, StaleLocksBlockUntilUnlocked) {
 
 TEST_F(LockTest, RefreshReplacesTheLockFile) {
   FakeClock clock(std::chrono::system_clock::now());
-  auto lock = VaultLock::Acquire(*repo_, false, clock,
-                                 LockOptions{std::chrono::milliseconds(1),
-                                             std::chrono::milliseconds(20)});
+  auto lock =
+      VaultLock::Acquire(*repo_, false, clock,
+                         LockOptions{std::chrono::milliseconds(1), std::chrono::milliseconds(20)});
   ASSERT_TRUE(lock);
   Id first = (*lock)->CurrentId();
   clock.Advance(std::chrono::minutes(1));

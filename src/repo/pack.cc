@@ -77,8 +77,8 @@ Result<std::vector<PackedBlob>> ParsePackHeader(ByteView p) {
   while (i < p.size()) {
     uint8_t t = p[i];
     if (t > 3) {
-      return Fail(ErrorCode::kCorruption, "invalid blob type " + std::to_string(t) +
-                                              " in pack header");
+      return Fail(ErrorCode::kCorruption,
+                  "invalid blob type " + std::to_string(t) + " in pack header");
     }
     bool compressed = t >= 2;
     size_t entry = compressed ? kCompressedHeaderEntrySize : kHeaderEntrySize;
@@ -135,8 +135,8 @@ constexpr uint64_t kMinPackSize = kHeaderEntrySize + crypto::kSealOverhead * 2 +
 
 Result<std::vector<PackedBlob>> ParsePack(const crypto::Key& key, ByteView pack) {
   if (pack.size() < kMinPackSize) {
-    return Fail(ErrorCode::kCorruption, "pack of " + std::to_string(pack.size()) +
-                                            " bytes is too short");
+    return Fail(ErrorCode::kCorruption,
+                "pack of " + std::to_string(pack.size()) + " bytes is too short");
   }
   HALLEY_ASSIGN_OR_RETURN(uint32_t n, HeaderLength(pack.last(4), pack.size()));
   return OpenHeader(key, pack.subspan(pack.size() - 4 - n, n), pack.size());

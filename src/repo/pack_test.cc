@@ -80,8 +80,7 @@ TEST(PackTest, DetectsDamage) {
   Bytes len = b.pack.data;
   PutU32Le(len.data() + len.size() - 4, 0xffffff);
   EXPECT_EQ(ParsePack(key, len).error().Code(), ErrorCode::kCorruption);
-  EXPECT_EQ(ParsePack(key, ByteView(b.pack.data).first(50)).error().Code(),
-            ErrorCode::kCorruption);
+  EXPECT_EQ(ParsePack(key, ByteView(b.pack.data).first(50)).error().Code(), ErrorCode::kCorruption);
   EXPECT_EQ(ParsePack(crypto::Key::Random(), b.pack.data).error().Code(), ErrorCode::kCorruption);
 }
 

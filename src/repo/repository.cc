@@ -83,9 +83,9 @@ Result<std::unique_ptr<Repository>> Repository::Init(storage::BlobStore& store,
 
   crypto::Key master = init.master ? *init.master : crypto::Key::Random();
   Config config = init.config ? *init.config : Config::New();
-  KeyFile kf = NewKeyFile(master, password, init.kdf, Time::FromTimePoint(
-                                                          std::chrono::system_clock::now()),
-                          init.username, init.hostname);
+  KeyFile kf =
+      NewKeyFile(master, password, init.kdf, Time::FromTimePoint(std::chrono::system_clock::now()),
+                 init.username, init.hostname);
   std::string kf_json = EncodeKeyFile(kf);
   Id key_id = crypto::Sha256(AsBytes(kf_json));
   // Key file first: a config without a key would be a vault nobody can open.
@@ -103,8 +103,8 @@ Result<std::unique_ptr<Repository>> Repository::Open(storage::BlobStore& store,
   auto cfg_raw = store.Get(ObjectHandle::Config());
   if (!cfg_raw) {
     if (cfg_raw.error().Code() == ErrorCode::kNotFound) {
-      return Fail(ErrorCode::kNotFound, "no vault found at " + store.Location() +
-                                            " (it has no config file)");
+      return Fail(ErrorCode::kNotFound,
+                  "no vault found at " + store.Location() + " (it has no config file)");
     }
     return Fail(cfg_raw.error().WithContext("reading config"));
   }
@@ -152,11 +152,11 @@ Result<std::unique_ptr<Repository>> Repository::Open(storage::BlobStore& store,
       new Repository(store, std::move(*config), *master, key_id, options));
 }
 
-Result<Id> Repository::AddKey(std::string_view password, ScryptParams params,
-                              std::string username, std::string hostname) {
-  KeyFile kf = NewKeyFile(key_, password, params,
-                          Time::FromTimePoint(std::chrono::system_clock::now()),
-                          std::move(username), std::move(hostname));
+Result<Id> Repository::AddKey(std::string_view password, ScryptParams params, std::string username,
+                              std::string hostname) {
+  KeyFile kf =
+      NewKeyFile(key_, password, params, Time::FromTimePoint(std::chrono::system_clock::now()),
+                 std::move(username), std::move(hostname));
   std::string json = EncodeKeyFile(kf);
   Id id = crypto::Sha256(AsBytes(json));
   HALLEY_RETURN_IF_ERROR(store_.Put(Handle(ObjectType::kKey, id), AsBytes(json)));
@@ -192,8 +192,8 @@ Result<Id> Repository::SaveUnpacked(ObjectType type, std::string_view plaintext)
                                             std::string(storage::ObjectTypeDir(type)) + " file");
   }
   if (config_.version >= 2) {
-    HALLEY_ASSIGN_OR_RETURN(Bytes back, DecompressExact(ByteView(opened).subspan(1),
-                                                        plaintext.size()));
+    HALLEY_ASSIGN_OR_RETURN(Bytes back,
+                            DecompressExact(ByteView(opened).subspan(1), plaintext.size()));
     if (AsString(back) != plaintext) {
       return Fail(ErrorCode::kCorruption, "detected data corruption while compressing a " +
                                               std::string(storage::ObjectTypeDir(type)) + " file");
@@ -218,8 +218,8 @@ Result<std::string> Repository::LoadUnpacked(ObjectType type, const Id& id) {
     return std::string(AsString(*plain));
   }
   if (first != 2) {
-    return Fail(ctx(Error(ErrorCode::kCorruption, "Decode: not supported encoding format " +
-                                                      std::to_string(first))));
+    return Fail(ctx(Error(ErrorCode::kCorruption,
+                          "Decode: not supported encoding format " + std::to_string(first))));
   }
   auto data = DecompressBounded(ByteView(*plain).subspan(1), kMaxUnpackedSize);
   if (!data) return Fail(ctx(data.error().WithContext("Decode")));
@@ -241,13 +241,14 @@ Result<void> Repository::LoadIndex() {
       size_t i = next++;
       if (i >= ids.size()) return;
       auto text = LoadUnpacked(ObjectType::kIndex, ids[i]);
-      Result<IndexFile> file = text ? DecodeIndexFile(*text) : Result<IndexFile>(Fail(text.error()));
+      Result<IndexFile> file =
+          text ? DecodeIndexFile(*text) : Result<IndexFile>(Fail(text.error()));
       if (!file) {
         std::lock_guard lock(mu);
         if (!first_error) {
           first_error =
-              text ? file.error().WithContext("Load(" + ShortHandle(Handle(ObjectType::kIndex, ids[i])) +
-                                              "): Decode")
+              text ? file.error().WithContext(
+                         "Load(" + ShortHandle(Handle(ObjectType::kIndex, ids[i])) + "): Decode")
                    : file.error();
         }
         return;
@@ -378,9 +379,8 @@ Result<void> Repository::Enqueue(std::unique_ptr<PackWriter> writer) {
   }
   std::unique_lock lock(upload_mu_);
   // Backpressure: at most one pack waiting per uploader, which bounds memory.
-  upload_cv_.wait(lock, [&] {
-    return error_ || queue_.size() < static_cast<size_t>(options_.upload_threads);
-  });
+  upload_cv_.wait(
+      lock, [&] { return error_ || queue_.size() < static_cast<size_t>(options_.upload_threads); });
   if (error_) return Fail(*error_);
   queue_.push_back(Upload{std::move(*finished), type});
   ++in_flight_;
@@ -420,8 +420,8 @@ void Repository::UploadLoop() {
       std::lock_guard lock(upload_mu_);
       failed = error_.has_value();
     }
-    Result<void> put = failed ? Result<void>{} : store_.Put(Handle(ObjectType::kData, up.pack.id),
-                                                           up.pack.data);
+    Result<void> put =
+        failed ? Result<void>{} : store_.Put(Handle(ObjectType::kData, up.pack.id), up.pack.data);
     if (!put && put.error().Code() == ErrorCode::kAlreadyExists) put = {};  // same name, same bytes
     if (!put) SetError(put.error().WithContext("saving pack " + up.pack.id.Short()));
     std::vector<IndexPack> to_write;

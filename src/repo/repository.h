@@ -42,8 +42,8 @@ struct RepositoryOptions {
   size_t pack_size = 16 * 1024 * 1024;  // target size of data packs
   Compression compression = Compression::kAuto;
   int upload_threads = 2;
-  size_t open_data_packs = 2;          // blobs go to a random open pack (CDC fingerprinting)
-  size_t index_flush_blobs = 50000;    // write an index file after this many new blobs...
+  size_t open_data_packs = 2;        // blobs go to a random open pack (CDC fingerprinting)
+  size_t index_flush_blobs = 50000;  // write an index file after this many new blobs...
   std::chrono::seconds index_flush_interval{300};  // ...or this long, so backups resume cheaply
 };
 
@@ -51,8 +51,8 @@ struct InitOptions {
   ScryptParams kdf = PasswordScryptParams();
   std::string username;
   std::string hostname;
-  std::optional<Config> config;         // default: Config::New()
-  std::optional<crypto::Key> master;    // default: a random master key
+  std::optional<Config> config;       // default: Config::New()
+  std::optional<crypto::Key> master;  // default: a random master key
 };
 
 // Counters of what this Repository object wrote.
@@ -151,7 +151,7 @@ class Repository {
   Index index_;
 
   std::mutex pending_mu_;
-  std::unordered_set<Id, IdHash> pending_data_;  // Guarded by pending_mu_: saved, not indexed.
+  std::unordered_set<Id, IdHash> pending_data_;   // Guarded by pending_mu_: saved, not indexed.
   std::unordered_set<Id, IdHash> pending_trees_;  // Guarded by pending_mu_.
 
   std::vector<std::unique_ptr<OpenPack>> data_packs_;
@@ -161,15 +161,15 @@ class Repository {
 
   mutable std::mutex upload_mu_;
   std::condition_variable upload_cv_;
-  std::deque<Upload> queue_;                // Guarded by upload_mu_.
-  size_t in_flight_ = 0;                    // Guarded by upload_mu_: queued + uploading.
-  bool stopping_ = false;                   // Guarded by upload_mu_.
-  std::optional<Error> error_;              // Guarded by upload_mu_.
-  std::vector<IndexPack> unindexed_;        // Guarded by upload_mu_.
-  size_t unindexed_blobs_ = 0;              // Guarded by upload_mu_.
+  std::deque<Upload> queue_;          // Guarded by upload_mu_.
+  size_t in_flight_ = 0;              // Guarded by upload_mu_: queued + uploading.
+  bool stopping_ = false;             // Guarded by upload_mu_.
+  std::optional<Error> error_;        // Guarded by upload_mu_.
+  std::vector<IndexPack> unindexed_;  // Guarded by upload_mu_.
+  size_t unindexed_blobs_ = 0;        // Guarded by upload_mu_.
   std::chrono::steady_clock::time_point last_index_write_;  // Guarded by upload_mu_.
-  WriteStats stats_;                        // Guarded by upload_mu_.
-  std::vector<Id> written_packs_;           // Guarded by upload_mu_.
+  WriteStats stats_;                                        // Guarded by upload_mu_.
+  std::vector<Id> written_packs_;                           // Guarded by upload_mu_.
   std::vector<std::thread> uploaders_;
 };
 

@@ -130,7 +130,8 @@ TEST(RepositoryTest, BlobsDeduplicatePackAndSurviveReopen) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(new_count.load(), 60);
-  Bytes tree = ToBytes(R"({"nodes":[]})" "\n");
+  Bytes tree = ToBytes(R"({"nodes":[]})"
+                       "\n");
   EXPECT_TRUE(*repo->SaveBlob(BlobType::kTree, crypto::Sha256(tree), tree));
   ASSERT_TRUE(repo->Flush());
   EXPECT_EQ(repo->Stats().data_blobs, 60u);

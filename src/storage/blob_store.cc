@@ -5,13 +5,20 @@ namespace halley::storage {
 
 std::string_view ObjectTypeDir(ObjectType type) {
   switch (type) {
-    case ObjectType::kConfig: return "";
-    case ObjectType::kData: return "data";
-    case ObjectType::kKey: return "keys";
-    case ObjectType::kLock: return "locks";
-    case ObjectType::kSnapshot: return "snapshots";
-    case ObjectType::kIndex: return "index";
-    case ObjectType::kPackIndex: return "packindex";
+    case ObjectType::kConfig:
+      return "";
+    case ObjectType::kData:
+      return "data";
+    case ObjectType::kKey:
+      return "keys";
+    case ObjectType::kLock:
+      return "locks";
+    case ObjectType::kSnapshot:
+      return "snapshots";
+    case ObjectType::kIndex:
+      return "index";
+    case ObjectType::kPackIndex:
+      return "packindex";
   }
   return "";
 }
@@ -33,9 +40,9 @@ Result<void> ValidateHandle(const ObjectHandle& h) {
   bool ok = h.name.size() == 64;
   for (char c : h.name) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
   if (!ok) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "invalid object name \"" + h.name.substr(0, 80) + "\" in " +
-                    std::string(ObjectTypeDir(h.type)) + "/");
+    return Fail(ErrorCode::kInvalidArgument, "invalid object name \"" + h.name.substr(0, 80) +
+                                                 "\" in " + std::string(ObjectTypeDir(h.type)) +
+                                                 "/");
   }
   return {};
 }

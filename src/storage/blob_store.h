@@ -33,7 +33,7 @@ namespace halley::storage {
 enum class ObjectType { kConfig, kData, kKey, kLock, kSnapshot, kIndex, kPackIndex };
 
 inline constexpr ObjectType kAllObjectTypes[] = {
-    ObjectType::kConfig, ObjectType::kData,  ObjectType::kKey,      ObjectType::kLock,
+    ObjectType::kConfig,   ObjectType::kData,  ObjectType::kKey,      ObjectType::kLock,
     ObjectType::kSnapshot, ObjectType::kIndex, ObjectType::kPackIndex};
 
 // The directory name of a type in the layout ("data", "keys", "locks", "snapshots", "index",

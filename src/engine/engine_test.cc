@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+// Archiver and restorer together, on a real temporary directory and an in-memory vault.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "base/json.h"
+#include "crypto/hash.h"
+#include "engine/archiver.h"
+#include "engine/restorer.h"
+#include "engine/snapshots.h"
+#include "snapshot/tree.h"
+#include "storage/mem_blob_store.h"
+
+namespace halley::engine {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (stdfs::temp_directory_path() / "halley-engine-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    src_ = dir_ + "/src";
+    stdfs::create_directories(src_);
+    repo::InitOptions init;
+    init.kdf = {1024, 8, 1};
+    repo_ = std::move(*repo::Repository::Init(store_, "pw", init));
+  }
+  void TearDown() override { stdfs::remove_all(dir_); }
+
+  void Write(const std::string& rel, const std::string& content) {
+    stdfs::create_directories(stdfs::path(src_ + "/" + rel).parent_path());
+    std::ofstream(src_ + "/" + rel, std::ios::binary) << content;
+  }
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static std::string Random(size_t n, unsigned seed) {
+    std::mt19937_64 rng(seed);
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>(rng());
+    return s;
+  }
+
+  Result<BackupResult> RunBackup(BackupProgress* progress = nullptr, bool rescan = false,
+                                 const Filter* filter = nullptr) {
+    BackupOptions o;
+    o.paths = {src_};
+    o.progress = progress;
+    o.rescan_unchanged = rescan;
+    o.filter = filter;
+    return Backup(*repo_, o);
+  }
+  Result<RestoreResult> RunRestore(const Id& tree, const std::string& target,
+                                   const std::string& path, Overwrite ow = Overwrite::kAlways) {
+    RestoreOptions o;
+    o.target = target;
+    o.path = path;
+    o.overwrite = ow;
+    return Restore(*repo_, tree, o);
+  }
+
+  std::string dir_, src_;
+  storage::MemBlobStore store_;
+  std::unique_ptr<repo::Repository> repo_;
+};
+
+TEST_F(EngineTest, RoundTripWithMetadata) {
+  Write("a.txt", "hello");
+  Write("empty", "");
+  Write("sub/deeper/big.bin", Random(3 << 20, 1));
+  ASSERT_EQ(::symlink("../a.txt", (src_ + "/sub/link").c_str()), 0);
+  ASSERT_EQ(::symlink("/nonexistent/target", (src_ + "/dangling").c_str()), 0);
+  ASSERT_EQ(::mkfifo((src_ + "/fifo").c_str(), 0640), 0);
+  ASSERT_EQ(::link((src_ + "/a.txt").c_str(), (src_ + "/hard").c_str()), 0);
+  ASSERT_EQ(::chmod((src_ + "/a.txt").c_str(), 0751), 0);
+  struct timespec times[2] = {{1000, 5}, {1234567890, 123456789}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (src_ + "/a.txt").c_str(), times, 0), 0);
+
+  auto b = RunBackup();
+  ASSERT_TRUE(b) << b.error().Message();
+  EXPECT_TRUE(b->errors.empty());
+  EXPECT_EQ(b->snapshot.paths, std::vector<std::string>{src_});
+  EXPECT_EQ(b->snapshot.summary->files_new, 4u);
+
+  std::string out = dir_ + "/out";
+  auto r = RunRestore(b->snapshot.tree, out, src_);
+  ASSERT_TRUE(r) << r.error().Message();
+  EXPECT_TRUE(r->errors.empty()) << r->errors[0].second.Message();
+  EXPECT_EQ(Read(out + "/a.txt"), "hello");
+  EXPECT_EQ(Read(out + "/sub/deeper/big.bin"), Read(src_ + "/sub/deeper/big.bin"));
+  EXPECT_EQ(stdfs::file_size(out + "/empty"), 0u);
+  EXPECT_EQ(stdfs::read_symlink(out + "/sub/link"), "../a.txt");
+  EXPECT_EQ(stdfs::read_symlink(out + "/dangling"), "/nonexistent/target");
+  struct stat st {};
+  ASSERT_EQ(::lstat((out + "/fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  ASSERT_EQ(::stat((out + "/a.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0751u);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1234567890);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 123456789);
+  EXPECT_EQ(st.st_nlink, 2u);
+  struct stat hard {};
+  ASSERT_EQ(::stat((out + "/hard").c_str(), &hard), 0);
+  EXPECT_EQ(hard.st_ino, st.st_ino) << "hardlinks are restored as hardlinks";
+}
+
+TEST_F(EngineTest, UnchangedFilesAreNotReadAgain) {
+  Write("one", Random(1 << 20, 2));
+  Write("two", Random(100000, 3));
+  BackupProgress first;
+  auto b1 = RunBackup(&first);
+  ASSERT_TRUE(b1);
+  EXPECT_EQ(first.bytes_read.load(), (1u << 20) + 100000u);
+
+  BackupProgress second;
+  auto b2 = RunBackup(&second);
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(second.bytes_read.load(), 0u);
+  EXPECT_EQ(b2->parent, b1->snapshot_id);
+  EXPECT_EQ(b2->snapshot.summary->files_unmodified, 2u);
+  EXPECT_EQ(FindNode(*repo_, b2->snapshot.tree, src_)->subtree,
+            FindNode(*repo_, b1->snapshot.tree, src_)->subtree)
+      << "nothing changed: same tree";
+
+  Write("two", Random(100000, 4));  // new content, new mtime/ctime
+  BackupProgress third;
+  auto b3 = RunBackup(&third);
+  ASSERT_TRUE(b3);
+  EXPECT_EQ(third.bytes_read.load(), 100000u);
+  EXPECT_EQ(b3->snapshot.summary->files_changed, 1u);
+
+  BackupProgress rescan;
+  auto b4 = RunBackup(&rescan, /*rescan=*/true);
+  ASSERT_TRUE(b4);
+  EXPECT_EQ(rescan.bytes_read.load(), (1u << 20) + 100000u);
+  EXPECT_EQ(b4->snapshot.summary->data_blobs, 0u) << "rescanning adds nothing new";
+}
+
+TEST_F(EngineTest, ExcludesAndSubpathRestore) {
+  Write("keep/a", "a");
+  Write("keep/b.tmp", "b");
+  Write("drop/c", "c");
+  Filter f;
+  ASSERT_TRUE(f.AddExcludeGlob("*.tmp"));
+  ASSERT_TRUE(f.AddExcludeGlob(src_ + "/drop"));
+  auto b = RunBackup(nullptr, false, &f);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->snapshot.excludes.size(), 2u);
+  std::string out = dir_ + "/out";
+  auto r = RunRestore(b->snapshot.tree, out, src_ + "/keep");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Read(out + "/a"), "a");
+  EXPECT_FALSE(stdfs::exists(out + "/b.tmp"));
+  EXPECT_FALSE(stdfs::exists(out + "/drop"));
+  EXPECT_EQ(RunRestore(b->snapshot.tree, out, src_ + "/drop").error().Code(), ErrorCode::kNotFound);
+}
+
+TEST_F(EngineTest, SparseFilesStaySparse) {
+  int fd = ::open((src_ + "/sparse").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, 64 << 20), 0);
+  ASSERT_EQ(::pwrite(fd, "x", 1, 30 << 20), 1);
+  ::close(fd);
+  auto b = RunBackup();
+  ASSERT_TRUE(b);
+  std::string out = dir_ + "/out";
+  ASSERT_TRUE(RunRestore(b->snapshot.tree, out, src_));
+  struct stat st {};
+  ASSERT_EQ(::stat((out + "/sparse").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 64 << 20);
+  EXPECT_LT(st.st_blocks * 512, 1 << 20) << "holes were written out";
+  EXPECT_EQ(Read(out + "/sparse"), Read(src_ + "/sparse"));
+}
+
+TEST_F(EngineTest, OverwriteModes) {
+  Write("f", "snapshot version");
+  auto b = RunBackup();
+  ASSERT_TRUE(b);
+  std::string out = dir_ + "/out";
+  stdfs::create_directories(out);
+  std::ofstream(out + "/f") << "local";
+  ASSERT_TRUE(RunRestore(b->snapshot.tree, out, src_, Overwrite::kNever));
+  EXPECT_EQ(Read(out + "/f"), "local");
+  ASSERT_TRUE(RunRestore(b->snapshot.tree, out, src_, Overwrite::kIfNewer));
+  EXPECT_EQ(Read(out + "/f"), "local") << "the local file is newer";
+  ASSERT_TRUE(RunRestore(b->snapshot.tree, out, src_, Overwrite::kIfDifferent));
+  EXPECT_EQ(Read(out + "/f"), "snapshot version");
+  std::ofstream(out + "/f") << "changed again";
+  ASSERT_TRUE(RunRestore(b->snapshot.tree, out, src_, Overwrite::kAlways));
+  EXPECT_EQ(Read(out + "/f"), "snapshot version");
+}
+
+TEST_F(EngineTest, HostileNamesAreRefusedAndNothingEscapes) {
+  // A tree written with the vault key by someone else, with names that would leave the target
+  // (in byte order, as a tree must be).
+  Write("ok", "fine");
+  auto b = RunBackup();
+  ASSERT_TRUE(b);
+  snapshot::Node file = *FindNode(*repo_, b->snapshot.tree, src_ + "/ok");
+  std::string enc = *snapshot::EncodeTree({{file}});
+  const std::string prefix = "{\"nodes\":[";
+  std::string node_json = enc.substr(prefix.size(), enc.size() - prefix.size() - 3);
+  std::string json = prefix;
+  for (const char* name : {".", "..", "../escape", "a/b", "ok"}) {
+    std::string n = node_json;
+    std::string quoted;
+    AppendGoJsonString(quoted, name);
+    n.replace(n.find("\"ok\""), 4, quoted);
+    json += n + (std::string(name) == "ok" ? "" : ",");
+  }
+  json += "]}\n";
+  ASSERT_TRUE(snapshot::DecodeTree(json)) << json;
+  Id tree_id = crypto::Sha256(AsBytes(json));
+  ASSERT_TRUE(repo_->SaveBlob(repo::BlobType::kTree, tree_id, AsBytes(json)));
+  ASSERT_TRUE(repo_->Flush());
+  std::string out = dir_ + "/target/inner";
+  auto r = RunRestore(tree_id, out, "/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(Read(out + "/ok"), "fine");
+  EXPECT_EQ(r->errors.size(), 4u);
+  EXPECT_FALSE(stdfs::exists(dir_ + "/target/escape"));
+  EXPECT_FALSE(stdfs::exists(dir_ + "/escape"));
+  size_t entries = 0;
+  for (auto& e : stdfs::directory_iterator(dir_ + "/target")) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1u) << "only inner/ exists beside the target";
+  entries = 0;
+  for (auto& e : stdfs::directory_iterator(out)) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1u) << "only ok was restored";
+}
+
+TEST_F(EngineTest, CancelledBackupWritesNoSnapshot) {
+  Write("a", Random(1 << 20, 9));
+  std::stop_source stop;
+  stop.request_stop();
+  BackupOptions o;
+  o.paths = {src_};
+  o.stop = stop.get_token();
+  auto b = Backup(*repo_, o);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().Code(), ErrorCode::kCancelled);
+  auto snaps = ListSnapshots(*repo_);
+  ASSERT_TRUE(snaps);
+  EXPECT_TRUE(snaps->empty());
+}
+
+TEST_F(EngineTest, MissingPathsFail) {
+  BackupOptions o;
+  o.paths = {dir_ + "/does-not-exist"};
+  auto b = Backup(*repo_, o);
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().Code(), ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace halley::engine
