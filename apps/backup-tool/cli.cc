@@ -232,6 +232,13 @@ void Cli::Verbose(int level, const std::string& text) const {
 
 void Cli::Warn(const std::string& text) const { std::cerr << text << std::flush; }
 
+void AddSnapshotFilterFlags(CLI::App* cmd, engine::SnapshotFilter& filter, bool for_latest) {
+  std::string which = for_latest ? "for \"latest\": only snapshots" : "only snapshots";
+  cmd->add_option("-H,--host", filter.hosts, which + " of this host (repeatable)");
+  cmd->add_option("--tag", filter.tags, which + " with this tag (repeatable: all of them)");
+  cmd->add_option("--path", filter.paths, which + " with this path (repeatable)");
+}
+
 int ExitCodeFor(const Error& e) {
   switch (e.Code()) {
     case ErrorCode::kUnauthenticated:

@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "engine/snapshots.h"
 #include "repo/lock.h"
 #include "repo/repository.h"
 #include "storage/blob_store.h"
@@ -87,6 +88,10 @@ class Cli {
 };
 
 int ExitCodeFor(const Error& e);
+
+// Adds -H/--host, --tag and --path, which select the snapshots a command considers (with
+// `for_latest`, the ones "latest" may resolve to).
+void AddSnapshotFilterFlags(CLI::App* cmd, engine::SnapshotFilter& filter, bool for_latest);
 
 // "1.234 MiB", as restic prints sizes.
 std::string FormatBytes(uint64_t n);

@@ -23,7 +23,7 @@ constexpr const char* kCatTypes =
 struct CatFlags {
   std::string type;
   std::string id;
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
 };
 
 // JSON documents: 2-space indent (compact with --json).
@@ -88,7 +88,7 @@ int RunCat(Cli& cli, const CatFlags& f) {
     return kExitOk;
   }
   if (f.type == "snapshot") {
-    auto snap = engine::FindSnapshot(repo, f.id, {f.hosts, f.tags, f.paths});
+    auto snap = engine::FindSnapshot(repo, f.id, f.filter);
     if (!snap) return cli.Fatal(snap.error());
     auto text = repo.LoadUnpacked(ObjectType::kSnapshot, snap->id);
     if (!text) return cli.Fatal(text.error());
@@ -142,7 +142,7 @@ int RunCat(Cli& cli, const CatFlags& f) {
     tree_id = *full;
   } else {
     SnapshotRef ref = ParseSnapshotRef(f.id);
-    auto snap = engine::FindSnapshot(repo, ref.id, {f.hosts, f.tags, f.paths});
+    auto snap = engine::FindSnapshot(repo, ref.id, f.filter);
     if (!snap) {
       if (full) {
         return cli.Fatal(Error(ErrorCode::kNotFound, "tree " + f.id + " not found in the index"));
@@ -177,12 +177,7 @@ void AddCat(CLI::App& app, Cli& cli) {
       app.add_subcommand("cat", std::string("print internal objects to stdout: ") + kCatTypes);
   cmd->add_option("type", f->type, "what to print")->required();
   cmd->add_option("id", f->id, "its ID (unique prefixes work for stored files and snapshots)");
-  cmd->add_option("-H,--host", f->hosts, "for \"latest\": only snapshots of this host")
-      ->allow_extra_args(false);
-  cmd->add_option("--tag", f->tags, "for \"latest\": only snapshots with this tag")
-      ->allow_extra_args(false);
-  cmd->add_option("--path", f->paths, "for \"latest\": only snapshots with this path")
-      ->allow_extra_args(false);
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/true);
   cmd->callback([&cli, f] { cli.exit_code = RunCat(cli, *f); });
 }
 

@@ -18,7 +18,7 @@ using snapshot::NodeType;
 struct DiffFlags {
   std::string a, b;
   bool metadata = false;
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
 };
 
 using IdSet = std::unordered_set<Id, IdHash>;
@@ -264,7 +264,7 @@ int RunDiff(Cli& cli, const DiffFlags& f) {
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;
-  engine::SnapshotFilter filter{f.hosts, f.tags, f.paths};
+  const engine::SnapshotFilter& filter = f.filter;
   auto sa = engine::FindSnapshot(*v->repo, ra.id, filter);
   if (!sa) return cli.Fatal(sa.error());
   auto sb = engine::FindSnapshot(*v->repo, rb.id, filter);
@@ -322,12 +322,7 @@ void AddDiff(CLI::App& app, Cli& cli) {
                   "the newer snapshot (ID, prefix, \"latest\"; optionally :PATH)")
       ->required();
   cmd->add_flag("--metadata", f->metadata, "also show files whose metadata changed (U)");
-  cmd->add_option("-H,--host", f->hosts, "for \"latest\": only snapshots of this host")
-      ->allow_extra_args(false);
-  cmd->add_option("--tag", f->tags, "for \"latest\": only snapshots with this tag")
-      ->allow_extra_args(false);
-  cmd->add_option("--path", f->paths, "for \"latest\": only snapshots with this path")
-      ->allow_extra_args(false);
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/true);
   cmd->callback([&cli, f] { cli.exit_code = RunDiff(cli, *f); });
 }
 

@@ -25,7 +25,7 @@ struct FindFlags {
   bool blob = false;
   bool tree = false;
   bool show_pack_id = false;
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
 };
 
 using IdSet = std::unordered_set<Id, IdHash>;
@@ -337,7 +337,7 @@ int RunFind(Cli& cli, FindFlags& f) {
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;
-  engine::SnapshotFilter filter{f.hosts, f.tags, f.paths};
+  const engine::SnapshotFilter& filter = f.filter;
   auto snaps = SelectSnapshots(cli, *v->repo, f.snapshots, filter);
   if (!snaps) return cli.Fatal(snaps.error());
   TreeCache cache(*v->repo);
@@ -367,12 +367,7 @@ void AddFind(CLI::App& app, Cli& cli) {
                 "the arguments are data blob ID prefixes: find the files using them");
   cmd->add_flag("--tree", f->tree, "the arguments are tree ID prefixes: find the directories");
   cmd->add_flag("--show-pack-id", f->show_pack_id, "with --blob/--tree: name the pack holding it");
-  cmd->add_option("-H,--host", f->hosts, "only snapshots of this host (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("--tag", f->tags, "only snapshots with this tag (repeatable: all of them)")
-      ->allow_extra_args(false);
-  cmd->add_option("--path", f->paths, "only snapshots with this path (repeatable)")
-      ->allow_extra_args(false);
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/false);
   cmd->callback([&cli, f] { cli.exit_code = RunFind(cli, *f); });
 }
 

@@ -18,7 +18,7 @@ struct LsFlags {
   bool recursive = false;
   bool numeric = false;
   bool human = false;
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
 };
 
 class Lister {
@@ -102,7 +102,7 @@ int RunLs(Cli& cli, const LsFlags& f) {
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;
-  engine::SnapshotFilter filter{f.hosts, f.tags, f.paths};
+  const engine::SnapshotFilter& filter = f.filter;
   auto snap = engine::FindSnapshot(*v->repo, ref.id, filter);
   if (!snap) return cli.Fatal(snap.error());
 
@@ -143,12 +143,7 @@ void AddLs(CLI::App& app, Cli& cli) {
   cmd->add_flag("-R,--recursive", f->recursive, "list everything beneath the given paths");
   cmd->add_flag("-n,--numeric-uid-gid", f->numeric, "with -l: numeric UID and GID (as restic)");
   cmd->add_flag("--human-readable", f->human, "with -l: sizes as KiB, MiB, ...");
-  cmd->add_option("-H,--host", f->hosts, "for \"latest\": only snapshots of this host")
-      ->allow_extra_args(false);
-  cmd->add_option("--tag", f->tags, "for \"latest\": only snapshots with this tag")
-      ->allow_extra_args(false);
-  cmd->add_option("--path", f->paths, "for \"latest\": only snapshots with this path")
-      ->allow_extra_args(false);
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/true);
   cmd->callback([&cli, f] { cli.exit_code = RunLs(cli, *f); });
 }
 

@@ -16,7 +16,7 @@ struct RestoreFlags {
   std::vector<std::string> includes;
   std::vector<std::string> excludes;
   std::string overwrite = "always";
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
 };
 
 int RunRestore(Cli& cli, const RestoreFlags& f) {
@@ -45,7 +45,7 @@ int RunRestore(Cli& cli, const RestoreFlags& f) {
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;
-  engine::SnapshotFilter filter{f.hosts, f.tags, f.paths};
+  const engine::SnapshotFilter& filter = f.filter;
   auto snap = engine::FindSnapshot(*v->repo, ref.id, filter);
   if (!snap) return cli.Fatal(snap.error());
   o.restore_ownership = ::geteuid() == 0;
@@ -132,9 +132,7 @@ void AddRestore(CLI::App& app, Cli& cli) {
   cmd->add_option("-e,--exclude", f->excludes, "do not restore paths matching a pattern");
   cmd->add_option("--overwrite", f->overwrite,
                   "existing files: always, if-newer, if-different or never");
-  cmd->add_option("-H,--host", f->hosts, "for \"latest\": only snapshots of this host");
-  cmd->add_option("--tag", f->tags, "for \"latest\": only snapshots with this tag");
-  cmd->add_option("--path", f->paths, "for \"latest\": only snapshots with this path");
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/true);
   cmd->callback([&cli, f] { cli.exit_code = RunRestore(cli, *f); });
 }
 

@@ -23,7 +23,7 @@ std::string JoinComma(const std::vector<std::string>& v) {
 namespace {
 
 struct SnapshotsFlags {
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
   int latest = 0;
 };
 
@@ -39,7 +39,7 @@ int RunSnapshots(Cli& cli, const SnapshotsFlags& f) {
   auto all = engine::ListSnapshots(*v->repo, &errors);
   if (!all) return cli.Fatal(all.error());
   for (const auto& e : errors) cli.Warn("error: " + e.Message() + "\n");
-  engine::SnapshotFilter filter{f.hosts, f.tags, f.paths};
+  const engine::SnapshotFilter& filter = f.filter;
   std::vector<engine::SnapshotEntry> shown;
   for (auto& e : *all) {
     if (engine::Matches(e.snapshot, filter)) shown.push_back(std::move(e));
@@ -88,9 +88,7 @@ int RunSnapshots(Cli& cli, const SnapshotsFlags& f) {
 void AddSnapshots(CLI::App& app, Cli& cli) {
   auto f = std::make_shared<SnapshotsFlags>();
   auto* cmd = app.add_subcommand("snapshots", "list snapshots");
-  cmd->add_option("-H,--host", f->hosts, "only snapshots of this host (repeatable)");
-  cmd->add_option("--tag", f->tags, "only snapshots with this tag (repeatable: all of them)");
-  cmd->add_option("--path", f->paths, "only snapshots with this path (repeatable)");
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/false);
   cmd->add_option("--latest", f->latest, "only the newest N snapshots per host and paths");
   cmd->callback([&cli, f] { cli.exit_code = RunSnapshots(cli, *f); });
 }

@@ -21,7 +21,7 @@ using IdSet = std::unordered_set<Id, IdHash>;
 struct StatsFlags {
   std::vector<std::string> snapshots;
   std::string mode = "restore-size";
-  std::vector<std::string> hosts, tags, paths;
+  engine::SnapshotFilter filter;
 };
 
 struct Totals {
@@ -268,7 +268,7 @@ int RunStats(Cli& cli, const StatsFlags& f) {
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;
-  engine::SnapshotFilter filter{f.hosts, f.tags, f.paths};
+  const engine::SnapshotFilter& filter = f.filter;
   auto snaps = SelectSnapshots(cli, *v->repo, f.snapshots, filter);
   if (!snaps) return cli.Fatal(snaps.error());
 
@@ -299,12 +299,7 @@ void AddStats(CLI::App& app, Cli& cli) {
   cmd->add_option("--mode", f->mode,
                   "restore-size (default), raw-data, files-by-contents or blobs-per-file")
       ->check(CLI::IsMember({"restore-size", "raw-data", "files-by-contents", "blobs-per-file"}));
-  cmd->add_option("-H,--host", f->hosts, "only snapshots of this host (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_option("--tag", f->tags, "only snapshots with this tag (repeatable: all of them)")
-      ->allow_extra_args(false);
-  cmd->add_option("--path", f->paths, "only snapshots with this path (repeatable)")
-      ->allow_extra_args(false);
+  AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/false);
   cmd->callback([&cli, f] { cli.exit_code = RunStats(cli, *f); });
 }
 
