@@ -28,13 +28,6 @@ namespace {
 using snapshot::Node;
 using snapshot::NodeType;
 
-std::string JoinPath(const std::vector<std::string>& parts, const std::string& name = "") {
-  std::string s;
-  for (const auto& p : parts) s += "/" + p;
-  if (!name.empty()) s += "/" + name;
-  return s.empty() ? "/" : s;
-}
-
 std::string TempName() { return ".halley-restore-" + HexEncode(crypto::RandomBytes(8)); }
 
 struct timespec ToTimespec(const Time& t) {
@@ -44,44 +37,74 @@ struct timespec ToTimespec(const Time& t) {
   return ts;
 }
 
-// Directory descriptors beneath the target, opened on demand (component by component, never
-// following symlinks) and kept in a small LRU cache. Thread-safe.
+// A directory of the restore: its parent (index into the same list) and its name. Index 0 is
+// the target itself.
+struct DirEntry {
+  size_t parent;
+  std::string name;
+};
+
+// Directory descriptors beneath the target, opened on demand from the nearest open ancestor
+// (openat with O_NOFOLLOW, one component at a time, so never through a symlink) and kept in an
+// LRU cache. Thread-safe; `dirs` may grow between calls but not during one.
 class DirCache {
  public:
-  DirCache(int root_fd, const std::vector<std::vector<std::string>>& dirs)
-      : root_fd_(root_fd), dirs_(dirs) {}
+  DirCache(int root_fd, const std::vector<DirEntry>& dirs) : root_fd_(root_fd), dirs_(dirs) {}
 
   // Runs fn(fd) with the descriptor of directory `index`, holding it open meanwhile.
   Result<void> With(size_t index, const std::function<Result<void>(int)>& fn) {
-    std::shared_ptr<fs::Fd> fd;
-    {
-      std::lock_guard lock(mu_);
-      auto it = map_.find(index);
-      if (it != map_.end()) {
-        lru_.splice(lru_.begin(), lru_, it->second);
-        fd = it->second->second;
-      }
-    }
+    if (index == 0) return fn(root_fd_);
+    std::shared_ptr<fs::Fd> fd = Find(index);
     if (!fd) {
-      HALLEY_ASSIGN_OR_RETURN(fs::Fd opened, fs::OpenDirBeneath(root_fd_, dirs_[index]));
-      fd = std::make_shared<fs::Fd>(std::move(opened));
-      std::lock_guard lock(mu_);
-      if (!map_.count(index)) {
-        lru_.emplace_front(index, fd);
-        map_[index] = lru_.begin();
-        if (lru_.size() > kCapacity) {
-          map_.erase(lru_.back().first);
-          lru_.pop_back();
+      // Climb to an open ancestor, then open the missing levels downwards.
+      std::vector<size_t> chain;
+      std::shared_ptr<fs::Fd> base;
+      size_t i = index;
+      while (i != 0 && !(base = Find(i))) {
+        chain.push_back(i);
+        i = dirs_[i].parent;
+      }
+      int cur = base ? base->Get() : root_fd_;
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+        const std::string& name = dirs_[*it].name;
+        int opened = ::openat(cur, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (opened < 0) {
+          int e = errno;
+          if (e == ELOOP || e == ENOTDIR) {
+            return Fail(ErrorCode::kInvalidArgument, "\"" + name + "\" is not a directory");
+          }
+          return Fail(ErrnoError("open directory " + name, e));
         }
+        fd = std::make_shared<fs::Fd>(opened);
+        Insert(*it, fd);
+        cur = opened;
       }
     }
     return fn(fd->Get());
   }
 
  private:
+  std::shared_ptr<fs::Fd> Find(size_t index) {
+    std::lock_guard lock(mu_);
+    auto it = map_.find(index);
+    if (it == map_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
+  }
+  void Insert(size_t index, std::shared_ptr<fs::Fd> fd) {
+    std::lock_guard lock(mu_);
+    if (map_.count(index)) return;
+    lru_.emplace_front(index, std::move(fd));
+    map_[index] = lru_.begin();
+    if (lru_.size() > kCapacity) {
+      map_.erase(lru_.back().first);
+      lru_.pop_back();
+    }
+  }
+
   static constexpr size_t kCapacity = 256;
   int root_fd_;
-  const std::vector<std::vector<std::string>>& dirs_;
+  const std::vector<DirEntry>& dirs_;
   std::mutex mu_;
   std::list<std::pair<size_t, std::shared_ptr<fs::Fd>>> lru_;  // Guarded by mu_.
   std::unordered_map<size_t, std::list<std::pair<size_t, std::shared_ptr<fs::Fd>>>::iterator>
@@ -95,9 +118,11 @@ struct FileTarget {
   std::string tmp;
   uint64_t size = 0;
   std::mutex mu;
-  fs::Fd fd;             // Guarded by mu: open while blobs are being written.
-  size_t remaining = 0;  // Guarded by mu: blob placements still to write.
-  bool failed = false;   // Guarded by mu.
+  fs::Fd fd;               // Guarded by mu: open while blobs are being written.
+  size_t remaining = 0;    // Guarded by mu: blob placements still to write.
+  bool failed = false;     // Guarded by mu.
+  bool published = false;  // Guarded by mu: renamed into place, complete.
+  ino_t inode = 0;         // Guarded by mu: of the file this restore wrote.
 };
 
 struct Placement {
@@ -163,9 +188,35 @@ class Restorer {
   Result<RestoreResult> Run(const Id& root);
 
  private:
+  // A directory being walked. The walk is iterative (an explicit stack), so a hostile snapshot
+  // nested a million levels deep costs memory, not the call stack.
+  struct Frame {
+    const snapshot::Tree* tree;
+    size_t next = 0;   // the next node of `tree` to restore
+    size_t dir;        // index into dirs_
+    std::string path;  // in the snapshot, for messages and include rules
+    bool created;      // exists in the target (directories walked only for --include are
+                       // created when the first included item beneath them is restored)
+    const Node* node;  // the directory's node, for its metadata; null for the target
+  };
+  struct Leader {  // the first name of a hardlinked inode
+    size_t dir;
+    std::string name;
+    size_t file = SIZE_MAX;  // the FileTarget writing it, if its content comes later
+    bool ok = false;         // written completely by this restore
+    ino_t inode = 0;
+  };
+  struct LinkJob {
+    size_t dir;
+    std::string name;
+    std::pair<uint64_t, uint64_t> key;
+    std::string path;
+  };
+
   // Walk phase (single thread).
-  Result<void> WalkDir(const Id& tree_id, size_t dir_index, int dir_fd, const std::string& path,
-                       bool parent_included);
+  Result<void> Walk(const snapshot::Tree& root, const std::string& root_path);
+  Result<void> EnsureCreated(std::vector<Frame>& stack);
+  Result<void> MakeDir(size_t parent, const std::string& name);
   Result<void> RestoreNode(const Node& node, size_t dir_index, int dir_fd, const std::string& path);
   bool Included(const std::string& path, bool is_dir, bool& descend) const;
   // Whether an existing entry `name` in dir_fd should be replaced by `node` (false: skip it).
@@ -174,33 +225,36 @@ class Restorer {
   Result<void> ApplyMetadataAt(int dir_fd, const std::string& name, const Node& node);
   Result<void> Publish(int dir_fd, const std::string& tmp, const std::string& name);
   void RecordError(const std::string& path, const Error& e);
+  std::string DirPath(size_t dir, const std::string& name = "") const;
 
   // Content phase.
   Result<void> RestoreContents();
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
   Result<void> WriteBlob(const Bytes& data, const Placement& p, DirCache& dirs);
   void FinishFile(FileTarget& f, DirCache& dirs);
+  void RestoreHardlinks(DirCache& dirs);
 
   repo::Repository& repo_;
   const RestoreOptions& opts_;
   RestoreResult result_;
   std::mutex result_mu_;
-  int root_fd_ = -1;
-  std::vector<std::vector<std::string>> dirs_;            // relative components of each directory
+  std::vector<DirEntry> dirs_;                            // [0] is the target
+  std::unique_ptr<DirCache> dirs_cache_;                  // once the target is open
   std::vector<std::pair<size_t, const Node*>> dir_meta_;  // dirs whose metadata is applied last
   std::vector<std::unique_ptr<snapshot::Tree>> trees_;    // keep nodes alive
   std::vector<std::unique_ptr<FileTarget>> files_;
-  struct LinkJob {
-    size_t dir;
-    std::string name;
-    size_t first_file;  // index into files_, or SIZE_MAX if first is `first_dir`/`first_name`
-    size_t first_dir;
-    std::string first_name;
-    std::string path;
-  };
-  std::map<std::pair<uint64_t, uint64_t>, std::pair<size_t, std::string>> hardlink_first_;
+  std::map<std::pair<uint64_t, uint64_t>, Leader> hardlink_leaders_;
   std::vector<LinkJob> links_;
 };
+
+std::string Restorer::DirPath(size_t dir, const std::string& name) const {
+  std::vector<const std::string*> parts;
+  for (size_t d = dir; d != 0; d = dirs_[d].parent) parts.push_back(&dirs_[d].name);
+  std::string s;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) s += "/" + **it;
+  if (!name.empty()) s += "/" + name;
+  return s.empty() ? "/" : s;
+}
 
 void Restorer::RecordError(const std::string& path, const Error& e) {
   std::lock_guard lock(result_mu_);
@@ -307,12 +361,11 @@ Result<void> Restorer::Publish(int dir_fd, const std::string& tmp, const std::st
   return {};
 }
 
-Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_fd,
-                                   const std::string& path) {
-  const std::string& name = node.name;
-  if (node.type == NodeType::kDir) {
+Result<void> Restorer::MakeDir(size_t parent, const std::string& name) {
+  return dirs_cache_->With(parent, [&](int dir_fd) -> Result<void> {
     struct stat st {};
     if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+      // A file or a (possibly planted) symlink has the name: replace it, never follow it.
       if (opts_.overwrite != Overwrite::kAlways) {
         return Fail(ErrorCode::kAlreadyExists, "a non-directory is in the way");
       }
@@ -321,33 +374,37 @@ Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_f
     if (::mkdirat(dir_fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
       return Fail(ErrnoError("mkdir", errno));
     }
-    int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return Fail(ErrnoError("open directory", errno));
-    fs::Fd child(fd);
-    std::vector<std::string> comps = dirs_[dir_index];
-    comps.push_back(name);
-    dirs_.push_back(std::move(comps));
-    size_t index = dirs_.size() - 1;
-    dir_meta_.emplace_back(index, &node);
-    result_.dirs++;
-    if (!node.subtree) return Fail(ErrorCode::kCorruption, "directory has no subtree");
-    return WalkDir(*node.subtree, index, child.Get(), path, true);
-  }
+    return {};
+  });
+}
 
+Result<void> Restorer::EnsureCreated(std::vector<Frame>& stack) {
+  for (auto& f : stack) {
+    if (f.created) continue;
+    HALLEY_RETURN_IF_ERROR(MakeDir(dirs_[f.dir].parent, dirs_[f.dir].name));
+    f.created = true;
+    dir_meta_.emplace_back(f.dir, f.node);
+    result_.dirs++;
+  }
+  return {};
+}
+
+Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_fd,
+                                   const std::string& path) {
+  const std::string& name = node.name;
   HALLEY_ASSIGN_OR_RETURN(bool replace, ShouldReplace(dir_fd, name, node));
   if (!replace) {
     result_.skipped++;
     return {};
   }
-
+  std::optional<std::pair<uint64_t, uint64_t>> leader_key;
   if (node.type == NodeType::kFile && node.links > 1) {
     auto key = std::make_pair(node.device_id, node.inode);
-    auto it = hardlink_first_.find(key);
-    if (it != hardlink_first_.end()) {
-      links_.push_back({dir_index, name, 0, it->second.first, it->second.second, path});
+    if (hardlink_leaders_.count(key)) {
+      links_.push_back({dir_index, name, key, path});
       return {};
     }
-    hardlink_first_[key] = {dir_index, name};
+    leader_key = key;  // registered below, once this name is known to be restored
   }
 
   std::string tmp = TempName();
@@ -372,20 +429,26 @@ Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_f
         opts_.progress->total_files++;
         opts_.progress->total_bytes += size;
       }
-      result_.files++;
       if (node.content->empty()) {
         int fd = ::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                           0600);
         if (fd < 0) return Fail(ErrnoError("create", errno));
         fs::Fd owned(fd);
-        auto meta = ApplyMetadataFd(fd, node, false);
+        auto st = fs::Fstat(fd);
+        auto meta = st ? ApplyMetadataFd(fd, node, false) : Result<void>(Fail(st.error()));
         if (!meta) {
           ::unlinkat(dir_fd, tmp.c_str(), 0);
           return meta;
         }
+        HALLEY_RETURN_IF_ERROR(Publish(dir_fd, tmp, name));
+        if (leader_key)
+          hardlink_leaders_[*leader_key] = {dir_index, name, SIZE_MAX, true, st->st_ino};
+        result_.files++;
         if (opts_.progress) opts_.progress->files_done++;
-        return Publish(dir_fd, tmp, name);
+        return {};
       }
+      if (leader_key) hardlink_leaders_[*leader_key] = {dir_index, name, files_.size()};
+      result_.files++;
       files_.push_back(std::move(f));
       return {};
     }
@@ -421,33 +484,60 @@ Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_f
   return Publish(dir_fd, tmp, name);
 }
 
-Result<void> Restorer::WalkDir(const Id& tree_id, size_t dir_index, int dir_fd,
-                               const std::string& path, bool parent_included) {
-  (void)parent_included;
-  if (opts_.stop.stop_requested()) return Fail(ErrorCode::kCancelled, "restore interrupted");
-  auto tree = LoadTree(repo_, tree_id);
-  if (!tree) {
-    RecordError(path, tree.error());
-    return {};
-  }
-  trees_.push_back(std::make_unique<snapshot::Tree>(std::move(*tree)));
-  const snapshot::Tree& t = *trees_.back();
-  for (const Node& node : t.nodes) {
+Result<void> Restorer::Walk(const snapshot::Tree& root, const std::string& root_path) {
+  std::vector<Frame> stack;
+  stack.push_back(Frame{&root, 0, 0, root_path, true, nullptr});
+  while (!stack.empty()) {
+    if (opts_.stop.stop_requested()) return Fail(ErrorCode::kCancelled, "restore interrupted");
+    Frame& f = stack.back();
+    if (f.next == f.tree->nodes.size()) {
+      stack.pop_back();
+      continue;
+    }
+    const Node& node = f.tree->nodes[f.next++];
     if (!fs::IsSafeName(node.name)) {
       RecordError(
-          path + "/" + snapshot::GoQuoteName(node.name),
+          f.path + "/" + snapshot::GoQuoteName(node.name),
           Error(ErrorCode::kCorruption, "refusing to restore an entry with an invalid name"));
       continue;
     }
-    std::string child = path == "/" ? "/" + node.name : path + "/" + node.name;
+    std::string child = f.path + "/" + node.name;
     bool descend = true;
-    bool included = Included(child, node.type == NodeType::kDir, descend);
-    if (!included && !(node.type == NodeType::kDir && descend)) continue;
-    auto r = RestoreNode(node, dir_index, dir_fd, child);
-    if (!r) {
-      if (r.error().Code() == ErrorCode::kCancelled) return r;
-      RecordError(child, r.error());
+    bool is_dir = node.type == NodeType::kDir;
+    bool included = Included(child, is_dir, descend);
+    if (!included && !(is_dir && descend)) continue;
+    if (is_dir) {
+      if (!node.subtree) {
+        RecordError(child, Error(ErrorCode::kCorruption, "directory has no subtree"));
+        continue;
+      }
+      auto tree = LoadTree(repo_, *node.subtree);
+      if (!tree) {
+        RecordError(child, tree.error());
+        continue;
+      }
+      trees_.push_back(std::make_unique<snapshot::Tree>(std::move(*tree)));
+      dirs_.push_back({f.dir, node.name});
+      Frame next{trees_.back().get(), 0, dirs_.size() - 1, child, false, &node};
+      stack.push_back(std::move(next));
+      if (included) {
+        auto made = EnsureCreated(stack);
+        if (!made) {
+          RecordError(child, made.error());
+          stack.pop_back();
+        }
+      }
+      continue;
     }
+    auto made = EnsureCreated(stack);
+    if (!made) {
+      RecordError(child, made.error());
+      continue;
+    }
+    auto r = dirs_cache_->With(stack.back().dir, [&](int dir_fd) {
+      return RestoreNode(node, stack.back().dir, dir_fd, child);
+    });
+    if (!r) RecordError(child, r.error());
   }
   return {};
 }
@@ -467,7 +557,7 @@ Result<void> Restorer::WriteBlob(const Bytes& data, const Placement& p, DirCache
     if (!opened) {
       f.failed = true;
       lock.unlock();
-      RecordError(JoinPath(dirs_[f.dir], f.name), opened.error());
+      RecordError(DirPath(f.dir, f.name), opened.error());
       return {};
     }
   }
@@ -481,7 +571,7 @@ Result<void> Restorer::WriteBlob(const Bytes& data, const Placement& p, DirCache
         return {};
       });
       lock.unlock();
-      RecordError(JoinPath(dirs_[f.dir], f.name), w.error());
+      RecordError(DirPath(f.dir, f.name), w.error());
       return {};
     }
   }
@@ -500,6 +590,8 @@ void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
       return Fail(ErrnoError("truncate", errno));  // sets the size past a trailing hole
     }
     HALLEY_RETURN_IF_ERROR(ApplyMetadataFd(f.fd.Get(), *f.node, false));
+    HALLEY_ASSIGN_OR_RETURN(struct stat st, fs::Fstat(f.fd.Get()));
+    f.inode = st.st_ino;
     f.fd.Reset();
     return dirs.With(f.dir, [&](int dir_fd) { return Publish(dir_fd, f.tmp, f.name); });
   }();
@@ -510,9 +602,10 @@ void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
       ::unlinkat(dir_fd, f.tmp.c_str(), 0);
       return {};
     });
-    RecordError(JoinPath(dirs_[f.dir], f.name), done.error());
+    RecordError(DirPath(f.dir, f.name), done.error());
     return;
   }
+  f.published = true;
   if (opts_.progress) opts_.progress->files_done++;
   std::lock_guard rl(result_mu_);
   result_.bytes += f.size;
@@ -553,7 +646,7 @@ Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
             ::unlinkat(dir_fd, f.tmp.c_str(), 0);
             return {};
           });
-          RecordError(JoinPath(dirs_[f.dir], f.name), e);
+          RecordError(DirPath(f.dir, f.name), e);
         }
         continue;
       }
@@ -597,7 +690,7 @@ Result<void> Restorer::RestoreContents() {
   std::sort(packs.begin(), packs.end(),
             [](const PackPlan& a, const PackPlan& b) { return a.first_use < b.first_use; });
 
-  DirCache dirs(root_fd_, dirs_);
+  DirCache& dirs = *dirs_cache_;
   std::atomic<size_t> next{0};
   std::mutex err_mu;
   std::optional<Error> fatal;
@@ -637,16 +730,48 @@ Result<void> Restorer::RestoreContents() {
   }
   if (fatal) return Fail(*fatal);
 
+  RestoreHardlinks(dirs);
+  // Directory metadata last, deepest first: creating entries changes a directory's mtime.
+  for (auto it = dir_meta_.rbegin(); it != dir_meta_.rend(); ++it) {
+    auto r = dirs.With(it->first, [&](int fd) { return ApplyMetadataFd(fd, *it->second, true); });
+    if (!r) RecordError(DirPath(it->first), r.error());
+  }
+  return {};
+}
+
+void Restorer::RestoreHardlinks(DirCache& dirs) {
   for (const auto& l : links_) {
-    auto r = dirs.With(l.first_dir, [&](int first_fd) {
-      return dirs.With(l.dir, [&](int dir_fd) -> Result<void> {
-        std::string tmp = TempName();
-        if (::linkat(first_fd, l.first_name.c_str(), dir_fd, tmp.c_str(), 0) != 0) {
-          return Fail(ErrnoError("link", errno));
-        }
-        return Publish(dir_fd, tmp, l.name);
+    Leader& leader = hardlink_leaders_.at(l.key);
+    if (leader.file != SIZE_MAX) {
+      FileTarget& f = *files_[leader.file];
+      std::lock_guard lock(f.mu);
+      leader.ok = f.published;
+      leader.inode = f.inode;
+    }
+    auto r = [&]() -> Result<void> {
+      if (!leader.ok) {
+        return Fail(ErrorCode::kNotFound, "not restored: the file it is a hardlink of (" +
+                                              DirPath(leader.dir, leader.name) +
+                                              ") was not restored");
+      }
+      return dirs.With(leader.dir, [&](int leader_fd) {
+        return dirs.With(l.dir, [&](int dir_fd) -> Result<void> {
+          // Link only to the inode this restore wrote: the name might have been replaced.
+          struct stat st {};
+          if (::fstatat(leader_fd, leader.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+              !S_ISREG(st.st_mode) || st.st_ino != leader.inode) {
+            return Fail(ErrorCode::kAlreadyExists,
+                        "not restored: " + DirPath(leader.dir, leader.name) +
+                            " changed during the restore");
+          }
+          std::string tmp = TempName();
+          if (::linkat(leader_fd, leader.name.c_str(), dir_fd, tmp.c_str(), 0) != 0) {
+            return Fail(ErrnoError("link", errno));
+          }
+          return Publish(dir_fd, tmp, l.name);
+        });
       });
-    });
+    }();
     if (!r) {
       RecordError(l.path, r.error());
     } else {
@@ -654,12 +779,6 @@ Result<void> Restorer::RestoreContents() {
       result_.files++;
     }
   }
-  // Directory metadata last, deepest first: creating entries changes a directory's mtime.
-  for (auto it = dir_meta_.rbegin(); it != dir_meta_.rend(); ++it) {
-    auto r = dirs.With(it->first, [&](int fd) { return ApplyMetadataFd(fd, *it->second, true); });
-    if (!r) RecordError(JoinPath(dirs_[it->first]), r.error());
-  }
-  return {};
 }
 
 Result<RestoreResult> Restorer::Run(const Id& root) {
@@ -679,12 +798,15 @@ Result<RestoreResult> Restorer::Run(const Id& root) {
   int fd = ::open(opts_.target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Fail(ErrnoError("open target " + opts_.target, errno));
   fs::Fd root_fd(fd);
-  root_fd_ = fd;
-  dirs_.push_back({});
+
+  dirs_.push_back({SIZE_MAX, ""});
+  dirs_cache_ = std::make_unique<DirCache>(fd, dirs_);
 
   if (start.type == NodeType::kDir) {
     if (!start.subtree) return Fail(ErrorCode::kCorruption, "directory has no subtree");
-    HALLEY_RETURN_IF_ERROR(WalkDir(*start.subtree, 0, fd, "", true));
+    HALLEY_ASSIGN_OR_RETURN(snapshot::Tree tree, LoadTree(repo_, *start.subtree));
+    trees_.push_back(std::make_unique<snapshot::Tree>(std::move(tree)));  // nodes outlive Walk
+    HALLEY_RETURN_IF_ERROR(Walk(*trees_.back(), ""));
   } else {
     auto owned = std::make_unique<snapshot::Tree>();
     owned->nodes.push_back(start);

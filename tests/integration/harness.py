@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -574,9 +573,10 @@ def user_xattrs(path):
     return out
 
 
-def scan_tree(root, with_content=True):
+def scan_tree(root, with_content=True, skip=()):
     """Metadata of every entry beneath root: {relpath(bytes): dict}. Keys: type, size, mode,
-    uid, gid, mtime_ns, target, rdev, xattrs, sha256, ino (dev, ino)."""
+    uid, gid, mtime_ns, target, rdev, xattrs, sha256, ino (dev, ino). Directories whose relative
+    path is in `skip` are recorded but not entered."""
     entries = {}
 
     def rec(d, rel):
@@ -598,7 +598,7 @@ def scan_tree(root, with_content=True):
                 e["rdev"] = (os.major(st.st_rdev), os.minor(st.st_rdev))
             e["xattrs"] = user_xattrs(p)
             entries[r] = e
-            if stat.S_ISDIR(st.st_mode):
+            if stat.S_ISDIR(st.st_mode) and r not in skip:
                 rec(p, r)
     rec(root, b"")
     return entries
@@ -704,7 +704,7 @@ def compare_manifest(exp, actual_root, ignore=("ino",), dir_mtime=True):
     return diffs
 
 
-def tree_snapshot(root):
+def tree_snapshot(root, skip=()):
     """Names, types, contents, modes and mtimes of everything beneath root, for checking that
     nothing outside a restore target changed. Symlinks are recorded, not followed."""
     out = {}
@@ -712,7 +712,7 @@ def tree_snapshot(root):
         return out
     st = os.lstat(root)
     out[b"."] = (_type_name(st.st_mode), stat.S_IMODE(st.st_mode), st.st_mtime_ns, st.st_nlink)
-    for p, e in scan_tree(root).items():
+    for p, e in scan_tree(root, skip=skip).items():
         out[p] = (e["type"], e["mode"], e["mtime_ns"], e.get("sha256"), e.get("target"),
                   e.get("size"), e["nlink"], tuple(sorted(e["xattrs"].items())))
     return out
@@ -731,13 +731,6 @@ def diff_tree_snapshots(before, after):
 
 def find_restic():
     return shutil.which("restic")
-
-
-def kill_group(proc, sig):
-    try:
-        os.kill(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def snapshot_ids(vault):

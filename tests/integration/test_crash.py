@@ -27,7 +27,6 @@ snapshot after all the kills.)
 import concurrent.futures
 import os
 import signal
-import subprocess
 import sys
 import time
 import unittest

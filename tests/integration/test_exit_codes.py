@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -183,21 +182,25 @@ class ExitCodes(harness.TestCase):
 
     # 3 ----------------------------------------------------------------------------------------
     def test_3_unreadable_source_file(self):
-        """An unprivileged backup of a tree with one unreadable file: exit 3, the file named,
-        the snapshot still written with every other file."""
+        """An unprivileged backup of a tree with one unreadable file and one unlistable
+        directory: exit 3, both named, the snapshot still written with everything else."""
         if os.geteuid() != 0 or not shutil.which("setpriv"):
             self.skipTest("needs root and setpriv")
         v = self.new_vault()
         src = self.small_tree()
         secret = os.path.join(src, b"d", b"secret")
         harness.write_file(secret, b"you cannot read me")
-        os.chmod(secret, 0o000)
+        closed = os.path.join(src, b"closed")
+        os.mkdir(closed)
+        harness.write_file(os.path.join(closed, b"inside"), b"cannot list me")
         os.makedirs(self.wd.sub("xdg-cache"), exist_ok=True)
         for top in (src, v.path, self.wd.sub("xdg-cache")):
             for dirpath, dirs, files in os.walk(top):
                 for n in dirs + files:
                     os.chown(os.path.join(dirpath, n), NOBODY, NOBODY, follow_symlinks=False)
             os.chown(top, NOBODY, NOBODY)
+        os.chmod(secret, 0o000)
+        os.chmod(closed, 0o000)
         argv = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                 harness.OPTIONS.backup_tool, "backup", os.fsdecode(src)]
         # Sanity: the unprivileged user really cannot read the file.
@@ -207,6 +210,7 @@ class ExitCodes(harness.TestCase):
         r = harness.run(argv, env=v.env, cwd="/")
         self.assertExit(r, 3)
         self.assertIn(os.fsdecode(secret), r.stderr, "the unreadable file is not named")
+        self.assertIn(os.fsdecode(closed), r.stderr, "the unreadable directory is not named")
         snaps = harness.snapshot_ids(v)
         self.assertEqual(len(snaps), 1, "no snapshot written for a partial backup")
         # --json: an error line for the item, the summary, exit 3.
@@ -218,7 +222,10 @@ class ExitCodes(harness.TestCase):
         t = self.wd.sub("t")
         self.assertExit(v.restore(f"{snaps[0]}:{os.fsdecode(src)}", t), 0)
         self.assertFalse(os.path.lexists(os.path.join(t, b"d", b"secret")))
-        self.assertTreesEqual(src, t, ignore_paths=(b"d/secret",), dir_mtime=False)
+        # The unreadable directory is kept (with its metadata), empty.
+        self.assertEqual(os.listdir(os.path.join(t, b"closed")), [])
+        self.assertTreesEqual(src, t, ignore_paths=(b"d/secret", b"closed/inside"),
+                              dir_mtime=False)
 
     # 130 --------------------------------------------------------------------------------------
     def test_130_interrupted(self):

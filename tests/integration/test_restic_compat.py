@@ -109,6 +109,19 @@ class ResticCompat(harness.TestCase):
         summary = [json.loads(l) for l in r.stdout.splitlines() if '"summary"' in l][-1]
         self.assertLess(summary["data_added"], 1 << 20, summary)
 
+    def test_d_compression_and_pack_size_variants(self):
+        """--compression off|max and small packs write vaults restic reads just as well."""
+        src = self.build()
+        v = self.new_vault()
+        for flags in (("--compression", "off"), ("--compression", "max"), ("--pack-size", "4")):
+            harness.write_file(os.path.join(src, b"variant"),
+                               os.urandom(6 << 20) + b"z" * (1 << 20))
+            r = v.bt("--json", *flags, "backup", src, expect=0)
+            snap = [j for j in r.json_lines() if j.get("message_type") == "summary"][0]
+            self.restic_restore_and_compare(v, snap["snapshot_id"], src,
+                                            "restic-" + "-".join(flags).strip("-"))
+        v.restic_check(read_data=True)
+
     def test_c_managed_vault_opens_in_restic_with_hex_e(self):
         e_key = secrets.token_hex(16)  # a managed vault's E key: 128 bits as 32 hex digits
         self.assertEqual(len(e_key), 32)

@@ -10,12 +10,11 @@ metadata. reliability.md A1 (property test over random trees) and A2 (incrementa
 """
 
 import os
+import random
 import stat
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import *  # noqa: E402,F401,F403
 import harness  # noqa: E402
 
 
@@ -215,9 +214,11 @@ class ComparerSelfTest(harness.TestCase):
 
 class Incremental(harness.TestCase):
     def test_incremental_after_mutating_one_percent(self):
-        """Mutate 1 % of 400 files (content with the same size and the old mtime put back, an
-        append, a delete, a new file, a chmod): the incremental backup restores the new
-        state, reads only what changed, and the first snapshot still restores the old state."""
+        """Mutate 1-2 % of 400 files (content with the same size and the old mtime put back, an
+        append, a delete, a new file, a chmod, a file turned into a directory and one into a
+        symlink, a rename over a file keeping size and mtime): the incremental backup restores
+        the new state, reads only what changed, and the first snapshot still restores the old
+        state."""
         rng, _ = harness.seeded_rng("Incremental")
         src = self.wd.sub("src")
         os.mkdir(src)
@@ -248,12 +249,27 @@ class Incremental(harness.TestCase):
         os.unlink(deleted)
         os.chmod(chmodded, 0o600)
         harness.write_file(os.path.join(src, b"dir03", b"new-file"), b"new\n")
+        # Type changes and a rename over an existing name (new inode, same size and mtime).
+        a, b, c, d = rng.sample([f for f in files if f not in (same_size, appended, deleted,
+                                                                  chmodded)], 4)
+        os.unlink(a)
+        os.mkdir(a)
+        harness.write_file(os.path.join(a, b"inside"), b"was a file\n")
+        os.unlink(b)
+        os.symlink(b"../somewhere", b)
+        st_c = os.lstat(c)
+        tmp = c + b".tmp"
+        harness.write_file(tmp, harness.read_file(d)[:st_c.st_size].ljust(st_c.st_size, b"#"))
+        os.utime(tmp, ns=(st_c.st_atime_ns, st_c.st_mtime_ns))
+        os.rename(tmp, c)
 
         _, s2 = v.backup(src)
         self.assertEqual(s2.get("parent"), s1["snapshot_id"], s2)
-        self.assertEqual(s2["files_new"], 1, s2)
-        self.assertEqual(s2["files_changed"], 3, s2)  # same-size, appended, chmodded
-        self.assertEqual(s2["files_unmodified"], 400 - 4, s2)
+        # new-file and a/inside are new; same-size, appended, chmodded and the renamed c changed;
+        # a (now a directory), b (now a symlink) and the deleted file are no longer files.
+        self.assertEqual(s2["files_new"], 2, s2)
+        self.assertEqual(s2["files_changed"], 4, s2)
+        self.assertEqual(s2["files_unmodified"], 400 - 7, s2)
         self.assertLess(s2["data_added"], 200_000, s2)
         second = self.wd.sub("second")
         self.assertExit(v.restore(f"{s2['snapshot_id']}:{os.fsdecode(src)}", second), 0)
@@ -461,7 +477,7 @@ class RandomTrees(harness.TestCase):
         failures = []
         for i in range(n):
             tree_seed = rng.randrange(2**32)
-            trng = __import__("random").Random(tree_seed)
+            trng = random.Random(tree_seed)
             src = self.wd.sub(f"src{i}")
             counts = self.build(src, trng)
             for k, c in counts.items():

@@ -10,7 +10,6 @@ bit rot is found with standard tools; and a flipped byte is not restored silentl
 import json
 import os
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402

@@ -176,8 +176,7 @@ int main(int argc, char** argv) {
     }
     if (spec.contains("locks")) {
       for (const auto& l : spec["locks"]) {
-        auto id = (*repo)->SaveUnpacked(halley::storage::ObjectType::kLock,
-                                        l.get<std::string>());
+        auto id = (*repo)->SaveUnpacked(halley::storage::ObjectType::kLock, l.get<std::string>());
         if (!id) Die("save lock: " + id.error().Message());
         out["locks"].push_back(id->Hex());
       }
@@ -186,8 +185,7 @@ int main(int argc, char** argv) {
     Die(std::string("invalid spec: ") + e.what());
   }
 
-  std::cout << (out["snapshot"].is_null() ? std::string("-")
-                                           : out["snapshot"].get<std::string>())
+  std::cout << (out["snapshot"].is_null() ? std::string("-") : out["snapshot"].get<std::string>())
             << "\n"
             << out.dump() << "\n";
   return 0;
