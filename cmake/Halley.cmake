@@ -8,6 +8,10 @@ function(halley_apply_warnings target)
   if(HALLEY_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # GCC 12 at -O3 reports -Wrestrict for `"literal" + std::string` (GCC bug 105329).
+    target_compile_options(${target} PRIVATE -Wno-restrict)
+  endif()
 endfunction()
 
 if(HALLEY_SANITIZE)
