@@ -118,8 +118,11 @@ class Archiver {
                                   dev_t root_dev);
   // Adds the entry `name` at `abs_path` (lstat `st`) to `task`. Errors reading the entry are
   // recorded and the entry skipped; only vault errors are returned.
+  // `descend` false: a directory is stored without its contents (a mount point under
+  // one_file_system).
   Result<void> AddEntry(DirTask& task, const std::string& abs_path, const std::string& name,
-                        const struct stat& st, const Node* old, dev_t root_dev);
+                        const struct stat& st, const Node* old, dev_t root_dev,
+                        bool descend = true);
   Node MakeNode(const std::string& abs_path, const std::string& name, const struct stat& st);
   Result<void> ReadFile(const std::string& abs_path, FileJob& job,
                         const std::shared_ptr<FileJob>& shared, bool& read_error);
@@ -323,7 +326,8 @@ bool Unchanged(const Node& now, const Node& old) {
 }
 
 Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path, const std::string& name,
-                                const struct stat& st, const Node* old, dev_t root_dev) {
+                                const struct stat& st, const Node* old, dev_t root_dev,
+                                bool descend) {
   HALLEY_RETURN_IF_ERROR(CheckStop());
   Node node = MakeNode(abs_path, name, st);
   if (node.type == NodeType::kDir) {
@@ -336,9 +340,11 @@ Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path, cons
     }
     task.nodes.push_back(std::move(node));
     task.files.push_back(nullptr);
-    HALLEY_ASSIGN_OR_RETURN(auto old_tree, LoadOldTree(child->old_subtree));
-    HALLEY_RETURN_IF_ERROR(
-        ProcessDirContents(abs_path, *child, old_tree ? &*old_tree : nullptr, root_dev));
+    if (descend) {
+      HALLEY_ASSIGN_OR_RETURN(auto old_tree, LoadOldTree(child->old_subtree));
+      HALLEY_RETURN_IF_ERROR(
+          ProcessDirContents(abs_path, *child, old_tree ? &*old_tree : nullptr, root_dev));
+    }
     PushDir(std::move(child));
     if (opts_.progress) opts_.progress->dirs_done++;
     return {};
@@ -408,10 +414,11 @@ Result<void> Archiver::ProcessDirContents(const std::string& abs_path, DirTask& 
       if (st.error().Code() != ErrorCode::kNotFound) RecordError(child, st.error());
       continue;  // vanished since the listing
     }
-    if (opts_.one_file_system && st->st_dev != root_dev) {
-      continue;
-    }
-    HALLEY_RETURN_IF_ERROR(AddEntry(task, child, name, *st, FindOld(old_tree, name), root_dev));
+    // Another file system: keep the mount point (as restic does), not what is mounted there.
+    bool other_fs = opts_.one_file_system && st->st_dev != root_dev;
+    if (other_fs && !S_ISDIR(st->st_mode)) continue;
+    HALLEY_RETURN_IF_ERROR(
+        AddEntry(task, child, name, *st, FindOld(old_tree, name), root_dev, !other_fs));
   }
   return {};
 }

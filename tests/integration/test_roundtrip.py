@@ -12,6 +12,7 @@ metadata. reliability.md A1 (property test over random trees) and A2 (incrementa
 import os
 import random
 import stat
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -357,6 +358,30 @@ class Pre1970(harness.TestCase):
         target = self.wd.sub("target")
         self.assertExit(v.restore(f"{s['snapshot_id']}:{os.fsdecode(src)}", target), 0)
         self.assertTreesEqual(src, target)
+
+
+class OneFileSystem(harness.TestCase):
+    def test_one_file_system_keeps_mount_points_not_their_contents(self):
+        """-x stops at file system boundaries; the mount point itself is kept (as restic)."""
+        src = self.wd.sub("src")
+        mnt = os.path.join(src, b"mnt")
+        os.makedirs(mnt)
+        harness.write_file(os.path.join(src, b"here"), b"on the source file system")
+        if subprocess.run(["mount", "-t", "tmpfs", "none", mnt],
+                          stderr=subprocess.DEVNULL).returncode != 0:
+            self.skipTest("cannot mount a tmpfs here")
+        try:
+            harness.write_file(os.path.join(mnt, b"elsewhere"), b"on another file system")
+            v = self.new_vault()
+            _, crossed = v.backup(src)
+            _, stayed = v.backup(src, extra=("--one-file-system",))
+        finally:
+            subprocess.run(["umount", mnt], check=True)
+        listing = v.bt("ls", stayed["snapshot_id"], expect=0).stdout
+        self.assertIn(os.fsdecode(src) + "/here", listing)
+        self.assertIn(os.fsdecode(src) + "/mnt", listing)
+        self.assertNotIn("elsewhere", listing)
+        self.assertIn("elsewhere", v.bt("ls", crossed["snapshot_id"], expect=0).stdout)
 
 
 NS = harness.NS
