@@ -302,12 +302,13 @@ size_t Repository::TargetPackSize(BlobType type) const {
                                  : options_.pack_size;
 }
 
-Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintext) {
+Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintext,
+                                  bool store_duplicate) {
   HALLEY_RETURN_IF_ERROR(FirstError());
   {
     std::lock_guard lock(pending_mu_);
     auto& pending = type == BlobType::kTree ? pending_trees_ : pending_data_;
-    if (pending.count(id) || index_.Has(type, id)) return false;
+    if (pending.count(id) || (!store_duplicate && index_.Has(type, id))) return false;
     pending.insert(id);
   }
   Scratch& s = ThreadScratch();

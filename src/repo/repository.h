@@ -109,7 +109,9 @@ class Repository {
   // Saves a blob unless the vault has it already (or it is being saved); `id` must be the
   // SHA-256 of `plaintext`. The CPU work runs on the calling thread; uploads run in the
   // background. Returns true if the blob was new. Once an upload failed, returns its error.
-  Result<bool> SaveBlob(BlobType type, const Id& id, ByteView plaintext);
+  // `store_duplicate` saves it even if the index has it (prune moving blobs out of a pack).
+  Result<bool> SaveBlob(BlobType type, const Id& id, ByteView plaintext,
+                        bool store_duplicate = false);
   // Seals all open packs, waits for every upload and writes an index file for what is not yet
   // indexed. After success every blob saved so far is durable and indexed.
   Result<void> Flush();

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Reading and writing the packindex files of a vault (docs/vault-format.md): for each snapshot,
+// the packs its blobs live in. A snapshot may have several packindex files (an interrupted
+// rewrite leaves old and new); their union is what counts, which is always a superset.
+#pragma once
+
+#include <map>
+#include <set>
+#include <vector>
+
+#include "base/error.h"
+#include "base/id.h"
+#include "repo/repository.h"
+
+namespace halley::engine {
+
+struct PackIndexes {
+  std::map<Id, std::set<Id>> packs;              // snapshot -> packs (union of its files)
+  std::map<Id, std::vector<Id>> files;           // snapshot -> its packindex file IDs
+  std::vector<std::pair<Id, Error>> unreadable;  // packindex files that failed to load
+};
+
+// Loads every packindex file. Unreadable files are listed, not fatal (packindex is a cache).
+Result<PackIndexes> LoadPackIndexes(repo::Repository& repo);
+
+// Writes the packindex of `snapshot`; returns the new file's ID.
+Result<Id> WritePackIndex(repo::Repository& repo, const Id& snapshot, const std::set<Id>& packs);
+
+// Removes all packindex files of a snapshot (after the snapshot itself is gone).
+Result<void> RemovePackIndexFiles(repo::Repository& repo, const std::vector<Id>& files);
+
+// Removes snapshot files and then their packindex files (forget).
+Result<void> RemoveSnapshots(repo::Repository& repo, const std::vector<Id>& snapshots);
+
+}  // namespace halley::engine
