@@ -20,5 +20,8 @@ void AddKey(CLI::App& app, Cli& cli);
 void AddStats(CLI::App& app, Cli& cli);
 void AddUnlock(CLI::App& app, Cli& cli);
 void AddVersion(CLI::App& app, Cli& cli);
+void AddCheck(CLI::App& app, Cli& cli);
+void AddForget(CLI::App& app, Cli& cli);
+void AddPrune(CLI::App& app, Cli& cli);
 
 }  // namespace halley::cli

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   AddStats(app, cli);
   AddUnlock(app, cli);
   AddVersion(app, cli);
+  AddCheck(app, cli);
+  AddForget(app, cli);
+  AddPrune(app, cli);
   // CLI11 lets a repeatable option swallow every following word ("backup --tag t /path" would
   // take /path as a second tag). Like restic, each occurrence takes exactly one value.
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
