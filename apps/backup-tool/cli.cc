@@ -192,6 +192,7 @@ Result<std::string> Cli::Password(const std::string& prompt) const {
     StripNewline(line);
     return line;
   };
+  if (password_override) return *password_override;
   if (!global.password_command.empty()) return RunPasswordCommand(global.password_command);
   if (!global.password_file.empty()) return from_file(global.password_file);
   if (std::string c = Env("BACKUP_TOOL_PASSWORD_COMMAND"); !c.empty()) {

@@ -56,6 +56,8 @@ class Cli {
   Cli();
   GlobalOptions global;
   int exit_code = kExitOk;
+  // A password a command supplies itself (copy's source vault); wins over every other source.
+  std::optional<std::string> password_override;
 
   // Set by SIGINT/SIGTERM (a second signal exits at once with 130).
   std::stop_token StopToken() const { return stop_.get_token(); }

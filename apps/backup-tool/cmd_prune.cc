@@ -1,19 +1,100 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "commands.h"
+#include "engine/pruner.h"
 #include "prune_command.h"
 
 namespace halley::cli {
 
 void AddPruneFlags(CLI::App* cmd, PruneFlags& flags) {
   cmd->add_option("--max-unused", flags.max_unused,
-                  "tolerated unused space after prune: a percentage, a size or \"unlimited\"");
-  cmd->add_option("--max-repack-size", flags.max_repack_size, "repack at most this much data");
+                  "tolerated unused space after prune: a percentage (default 5%), a size or "
+                  "\"unlimited\"");
+  cmd->add_option("--max-repack-size", flags.max_repack_size,
+                  "repack at most this much data (e.g. 2G)");
 }
 
-int RunPruneOn(Cli& cli, OpenVault& vault, const PruneFlags& flags) {
-  (void)vault;
-  (void)flags;
-  return cli.Fatal(Error(ErrorCode::kNotSupported, "prune is not implemented yet"));
+int RunPruneOn(Cli& cli, OpenVault& vault, const PruneFlags& flags, bool packindex_fast_path) {
+  engine::PruneOptions o;
+  auto max_unused = engine::MaxUnused::Parse(flags.max_unused);
+  if (!max_unused) return cli.Fatal(max_unused.error());
+  o.max_unused = *max_unused;
+  if (!flags.max_repack_size.empty()) {
+    auto size = engine::ParseSize(flags.max_repack_size);
+    if (!size) return cli.Fatal(size.error());
+    o.max_repack_bytes = *size;
+  }
+  o.dry_run = flags.dry_run;
+  o.packindex_fast_path = packindex_fast_path;
+  o.lock = vault.lock.get();
+  o.stop = cli.StopToken();
+  o.log = [&](const std::string& line) { cli.Print(line + "\n"); };
+  auto r = engine::Prune(*vault.repo, o);
+  if (!r) return cli.Fatal(r.error());
+  const auto& s = *r;
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "summary";
+    j["dry_run"] = flags.dry_run;
+    j["walked_trees"] = s.walked_trees;
+    j["snapshots"] = s.snapshots;
+    j["packs"] = s.packs;
+    j["used_blobs"] = s.used_blobs;
+    j["used_bytes"] = s.used_bytes;
+    j["unused_blobs"] = s.unused_blobs;
+    j["unused_bytes"] = s.unused_bytes;
+    j["duplicate_blobs"] = s.duplicate_blobs;
+    j["duplicate_bytes"] = s.duplicate_bytes;
+    j["remove_packs"] = s.remove_packs;
+    j["remove_bytes"] = s.remove_bytes;
+    j["repack_packs"] = s.repack_packs;
+    j["repack_bytes"] = s.repack_bytes;
+    j["repacked_blobs"] = s.repacked_blobs;
+    j["orphan_packs"] = s.orphan_packs;
+    j["orphan_bytes"] = s.orphan_bytes;
+    j["unused_bytes_after"] = s.unused_after;
+    j["packindex_written"] = s.packindex_written;
+    j["index_files_written"] = s.index_files_written;
+    cli.PrintJson(j);
+    return kExitOk;
+  }
+  auto line = [&](const char* label, uint64_t blobs, uint64_t bytes) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%-14s %10llu blobs / %s\n", label,
+                  static_cast<unsigned long long>(blobs), FormatBytes(bytes).c_str());
+    cli.Print(buf);
+  };
+  cli.Print("\n");
+  if (s.walked_trees) {
+    line("used:", s.used_blobs, s.used_bytes);
+    line("unused:", s.unused_blobs, s.unused_bytes);
+    if (s.duplicate_blobs) line("  duplicates:", s.duplicate_blobs, s.duplicate_bytes);
+  } else {
+    cli.Print("used packs found from the snapshots' packindex files (no tree walk)\n");
+  }
+  cli.Print("packs to delete:  " + std::to_string(s.remove_packs) + " (" +
+            FormatBytes(s.remove_bytes) + ")\n");
+  cli.Print("packs to repack:  " + std::to_string(s.repack_packs) + " (" +
+            FormatBytes(s.repack_bytes) + ")\n");
+  if (s.orphan_packs) {
+    cli.Print("unreferenced packs: " + std::to_string(s.orphan_packs) + " (" +
+              FormatBytes(s.orphan_bytes) + ")\n");
+  }
+  if (s.walked_trees) {
+    cli.Print("unused size after prune: " + FormatBytes(s.unused_after) + "\n");
+  }
+  if (flags.dry_run) {
+    cli.Print("\nthis was a dry run: nothing was changed\n");
+    return kExitOk;
+  }
+  if (s.repacked_blobs) {
+    cli.Print("repacked " + std::to_string(s.repacked_blobs) + " blobs (" +
+              FormatBytes(s.repacked_blob_bytes) + ")\n");
+  }
+  if (s.packindex_written) {
+    cli.Print("rewrote " + std::to_string(s.packindex_written) + " packindex files\n");
+  }
+  cli.Print("done\n");
+  return kExitOk;
 }
 
 void AddPrune(CLI::App& app, Cli& cli) {
@@ -28,7 +109,8 @@ void AddPrune(CLI::App& app, Cli& cli) {
       cli.exit_code = code;
       return;
     }
-    cli.exit_code = RunPruneOn(cli, *v, *f);
+    // With no limit on unused space only whole packs go, which the packindex finds cheaply.
+    cli.exit_code = RunPruneOn(cli, *v, *f, f->max_unused == "unlimited");
   });
 }
 

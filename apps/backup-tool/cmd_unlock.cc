@@ -6,13 +6,21 @@ namespace halley::cli {
 void AddUnlock(CLI::App& app, Cli& cli) {
   auto remove_all = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("unlock", "remove stale locks (or all locks with --remove-all)");
-  cmd->add_flag("--remove-all", *remove_all, "remove all locks, even those of running processes");
+  cmd->add_flag("--remove-all,--unsafe", *remove_all,
+                "remove all locks, even those of running processes (the product's AllowUnsafe): "
+                "a backup or prune still running may then lose data");
   cmd->callback([&cli, remove_all] {
     int code = kExitOk;
     auto v = cli.Open(LockMode::kNone, false, code);
     if (!v) {
       cli.exit_code = code;
       return;
+    }
+    if (*remove_all) {
+      cli.Warn(
+          "Warning: removing every lock, including those of processes that may still be "
+          "running.\nIf a backup or prune is running on another device, data can be lost: "
+          "see \"Recovering from Unsafe Unlock Operations\" in docs/integrity.md.\n");
     }
     auto n = repo::RemoveLocks(*v->repo, *remove_all);
     if (!n) {

@@ -23,5 +23,8 @@ void AddVersion(CLI::App& app, Cli& cli);
 void AddCheck(CLI::App& app, Cli& cli);
 void AddForget(CLI::App& app, Cli& cli);
 void AddPrune(CLI::App& app, Cli& cli);
+void AddRebuildIndex(CLI::App& app, Cli& cli);
+void AddRepair(CLI::App& app, Cli& cli);
+void AddCopy(CLI::App& app, Cli& cli);
 
 }  // namespace halley::cli

@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   AddCheck(app, cli);
   AddForget(app, cli);
   AddPrune(app, cli);
+  AddRebuildIndex(app, cli);
+  AddRepair(app, cli);
+  AddCopy(app, cli);
   // CLI11 lets a repeatable option swallow every following word ("backup --tag t /path" would
   // take /path as a second tag). Like restic, each occurrence takes exactly one value.
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

@@ -741,7 +741,7 @@ Result<BackupResult> Archiver::Run() {
   // The packindex comes after the snapshot it describes: without it only retention is slower.
   repo::PackIndex pi;
   pi.snapshot = snap_id;
-  for (const Id& p : repo_.WrittenPacks()) used_packs_.insert(p);
+  for (const Id& p : repo_.WrittenPacks(stats_before.packs)) used_packs_.insert(p);
   pi.packs.assign(used_packs_.begin(), used_packs_.end());
   (void)repo_.SaveUnpacked(storage::ObjectType::kPackIndex, repo::EncodePackIndex(pi));
 

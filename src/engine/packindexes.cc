@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/packindexes.h"
 
+#include <unordered_set>
+
+#include "engine/walker.h"
 #include "repo/packindex.h"
 
 namespace halley::engine {
@@ -26,6 +29,26 @@ Result<PackIndexes> LoadPackIndexes(repo::Repository& repo) {
     out.files[p->snapshot].push_back(id);
   }
   return out;
+}
+
+Result<std::set<Id>> PacksOfTree(repo::Repository& repo, const Id& tree, std::stop_token stop) {
+  std::set<Id> packs;
+  std::unordered_set<Id, IdHash> seen;
+  auto& index = repo.GetIndex();
+  HALLEY_RETURN_IF_ERROR(WalkTrees(
+      repo, {tree}, seen,
+      [&](const Id& id, const snapshot::Tree& t) -> Result<void> {
+        if (auto loc = index.Lookup(repo::BlobType::kTree, id)) packs.insert(loc->pack);
+        for (const auto& n : t.nodes) {
+          if (!n.content) continue;
+          for (const Id& b : *n.content) {
+            if (auto loc = index.Lookup(repo::BlobType::kData, b)) packs.insert(loc->pack);
+          }
+        }
+        return {};
+      },
+      nullptr, stop));
+  return packs;
 }
 
 Result<Id> WritePackIndex(repo::Repository& repo, const Id& snapshot, const std::set<Id>& packs) {

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <stop_token>
 #include <vector>
 
 #include "base/error.h"
@@ -23,6 +24,10 @@ struct PackIndexes {
 
 // Loads every packindex file. Unreadable files are listed, not fatal (packindex is a cache).
 Result<PackIndexes> LoadPackIndexes(repo::Repository& repo);
+
+// The packs holding the blobs of the tree graph under `tree` (a snapshot's root), by walking
+// it; blobs the index does not know are skipped.
+Result<std::set<Id>> PacksOfTree(repo::Repository& repo, const Id& tree, std::stop_token stop = {});
 
 // Writes the packindex of `snapshot`; returns the new file's ID.
 Result<Id> WritePackIndex(repo::Repository& repo, const Id& snapshot, const std::set<Id>& packs);

@@ -28,4 +28,10 @@ Result<void> WalkTrees(repo::Repository& repo, const std::vector<Id>& roots,
                        std::unordered_set<Id, IdHash>& visited, const TreeVisitor& visit,
                        const TreeErrorFn& on_error = nullptr, std::stop_token stop = {});
 
+// For each root, whether its tree graph references a blob for which `bad(type, id)` is true,
+// or a tree that cannot be loaded. Shared trees are examined once. Returns one flag per root.
+using BlobPredicate = std::function<bool(repo::BlobType type, const Id& id)>;
+Result<std::vector<bool>> DependsOn(repo::Repository& repo, const std::vector<Id>& roots,
+                                    const BlobPredicate& bad, std::stop_token stop = {});
+
 }  // namespace halley::engine

@@ -123,6 +123,15 @@ void Index::AddPack(const Id& pack, const std::vector<PackedBlob>& blobs) {
   }
 }
 
+void Index::Clear() {
+  std::unique_lock lock(mu_);
+  packs_.clear();
+  pack_sizes_.clear();
+  pack_numbers_.clear();
+  data_.clear();
+  trees_.clear();
+}
+
 std::optional<BlobLocation> Index::Lookup(BlobType type, const Id& id) const {
   std::shared_lock lock(mu_);
   const Table& t = TableFor(type);

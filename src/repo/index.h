@@ -48,6 +48,8 @@ class Index {
  public:
   // Adds every blob of a pack. A blob already known keeps its first location.
   void AddPack(const Id& pack, const std::vector<PackedBlob>& blobs);
+  // Forgets everything (before reloading after the index files were rewritten).
+  void Clear();
 
   std::optional<BlobLocation> Lookup(BlobType type, const Id& id) const;
   bool Has(BlobType type, const Id& id) const;

@@ -265,6 +265,11 @@ Result<void> Repository::LoadIndex() {
   return {};
 }
 
+Result<void> Repository::ReloadIndex() {
+  index_.Clear();
+  return LoadIndex();
+}
+
 Result<Bytes> Repository::DecodeBlob(const Id& id, ByteView sealed,
                                      uint32_t uncompressed_length) const {
   HALLEY_ASSIGN_OR_RETURN(Bytes plain, crypto::Open(key_, sealed));
@@ -501,9 +506,11 @@ void Repository::SetError(const Error& e) {
   upload_cv_.notify_all();
 }
 
-std::vector<Id> Repository::WrittenPacks() const {
+std::vector<Id> Repository::WrittenPacks(size_t from) const {
   std::lock_guard lock(upload_mu_);
-  return written_packs_;
+  if (from >= written_packs_.size()) return {};
+  return std::vector<Id>(written_packs_.begin() + static_cast<std::ptrdiff_t>(from),
+                         written_packs_.end());
 }
 
 WriteStats Repository::Stats() const {

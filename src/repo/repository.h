@@ -93,6 +93,9 @@ class Repository {
   // Loads every index file into the index. kCorruption names the file that failed:
   // "Load(<index/1234abcd>): ...".
   Result<void> LoadIndex();
+  // Replaces the in-memory index with what the index files say now (after prune or
+  // rebuild-index rewrote them). REQUIRES: no blob is being saved.
+  Result<void> ReloadIndex();
 
   // Reads a stored file and checks SHA-256(content) == name (except config).
   Result<Bytes> LoadRaw(const storage::ObjectHandle& h);
@@ -117,8 +120,9 @@ class Repository {
   Result<void> Flush();
 
   WriteStats Stats() const;
-  // The packs this object has uploaded.
-  std::vector<Id> WrittenPacks() const;
+  // The packs this object has uploaded, from the `from`-th on (a value of Stats().packs taken
+  // earlier gives the packs written since then).
+  std::vector<Id> WrittenPacks(size_t from = 0) const;
 
   // Adds a key file wrapping this vault's master key under `password`; returns its ID.
   Result<Id> AddKey(std::string_view password, ScryptParams params, std::string username,

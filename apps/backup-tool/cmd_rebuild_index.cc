@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "commands.h"
+#include "engine/maintenance.h"
+
+namespace halley::cli {
+
+void AddRebuildIndex(CLI::App& app, Cli& cli) {
+  auto read_all = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "rebuild-index", "rebuild the index from the pack headers (the spec's \"Rebuild indexes\")");
+  cmd->alias("repair-index");
+  cmd->add_flag("--read-all-packs", *read_all,
+                "ignore the existing index and read every pack's header");
+  cmd->callback([&cli, read_all] {
+    int code = kExitOk;
+    auto v = cli.Open(LockMode::kExclusive, false, code);
+    if (!v) {
+      cli.exit_code = code;
+      return;
+    }
+    engine::RebuildIndexOptions o;
+    o.read_all_packs = *read_all;
+    o.stop = cli.StopToken();
+    o.log = [&](const std::string& line) { cli.Print(line + "\n"); };
+    auto r = engine::RebuildIndex(*v->repo, o);
+    if (!r) {
+      cli.exit_code = cli.Fatal(r.error());
+      return;
+    }
+    if (cli.global.json) {
+      OrderedJson j;
+      j["message_type"] = "summary";
+      j["packs"] = r->packs;
+      j["headers_read"] = r->headers_read;
+      j["invalid_index_files"] = r->invalid_index_files;
+      j["missing_packs_dropped"] = r->missing_packs_dropped;
+      j["unreadable_packs"] = r->unreadable_packs;
+      j["index_files_written"] = r->index_files_written;
+      j["index_files_removed"] = r->index_files_removed;
+      cli.PrintJson(j);
+    } else {
+      cli.Print("done: " + std::to_string(r->packs) + " packs indexed (" +
+                std::to_string(r->headers_read) + " headers read)\n");
+    }
+    cli.exit_code = r->unreadable_packs ? kExitFailure : kExitOk;
+  });
+}
+
+}  // namespace halley::cli
