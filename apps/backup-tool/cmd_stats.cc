@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -32,6 +33,8 @@ struct Totals {
   uint64_t packs = 0;
   uint64_t uncompressed_size = 0;
   double compression_ratio = 0, compression_progress = 0, compression_space_saving = 0;
+  uint64_t restore_size = 0;     // raw-data: what the snapshots would restore, for the ratio
+  uint64_t plain_data_size = 0;  // raw-data: unique file data, uncompressed
 };
 
 // restore-size: every node of every snapshot counts once per snapshot (as restic: each unique
@@ -116,6 +119,7 @@ class RawData {
       // sizes compare what the blob would take stored uncompressed with what it takes.
       uint64_t plain = loc->PlainSize() + crypto::kSealOverhead;
       t.uncompressed_size += plain;
+      if (type == repo::BlobType::kData) t.plain_data_size += loc->PlainSize();
       if (loc->uncompressed_length != 0) {
         compressed_size += loc->length;
         compressed_uncompressed += plain;
@@ -214,6 +218,87 @@ class ByContents {
   std::unordered_map<std::string, IdSet> file_blobs_;
 };
 
+// added: for each snapshot, oldest first, the blobs it references that no earlier snapshot of
+// the selection references: what that backup added to the vault (as stored, and before
+// compression and encryption).
+class Added {
+ public:
+  Added(const Cli& cli, TreeCache& cache) : cli_(cli), cache_(cache) {}
+
+  struct Row {
+    uint64_t blobs = 0, plain = 0, stored = 0;
+  };
+  Result<Row> Snapshot(const Id& root) {
+    Row row;
+    HALLEY_RETURN_IF_ERROR(Add(repo::BlobType::kTree, root, row));
+    std::vector<Id> stack{root};
+    while (!stack.empty()) {
+      Id id = stack.back();
+      stack.pop_back();
+      if (!trees_.insert(id).second) continue;  // seen in an earlier snapshot: nothing new
+      HALLEY_RETURN_IF_ERROR(CheckContinue(cli_));
+      HALLEY_ASSIGN_OR_RETURN(auto tree, cache_.Load(id));
+      for (const auto& n : tree->nodes) {
+        if (n.content) {
+          for (const auto& b : *n.content)
+            HALLEY_RETURN_IF_ERROR(Add(repo::BlobType::kData, b, row));
+        }
+        if (n.subtree) {
+          HALLEY_RETURN_IF_ERROR(Add(repo::BlobType::kTree, *n.subtree, row));
+          stack.push_back(*n.subtree);
+        }
+      }
+    }
+    return row;
+  }
+
+ private:
+  Result<void> Add(repo::BlobType type, const Id& id, Row& row) {
+    if (!(type == repo::BlobType::kTree ? tree_blobs_ : data_blobs_).insert(id).second) return {};
+    auto loc = cache_.Repo().GetIndex().Lookup(type, id);
+    if (!loc) {
+      return Fail(ErrorCode::kCorruption, std::string(repo::BlobTypeName(type)) + " blob " +
+                                              id.Short() + " is not in the index");
+    }
+    row.blobs++;
+    row.plain += loc->PlainSize();
+    row.stored += loc->length;
+    return {};
+  }
+
+  const Cli& cli_;
+  TreeCache& cache_;
+  IdSet trees_, tree_blobs_, data_blobs_;
+};
+
+int RunAdded(Cli& cli, TreeCache& cache, const std::vector<engine::SnapshotEntry>& snaps) {
+  Added added(cli, cache);
+  OrderedJson rows = OrderedJson::array();
+  std::string out = "Data each snapshot added (blobs no earlier snapshot uses):\n";
+  std::vector<engine::SnapshotEntry> ordered(snaps);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.snapshot.time < b.snapshot.time; });
+  for (const auto& s : ordered) {
+    auto row = added.Snapshot(s.snapshot.tree);
+    if (!row) return cli.Fatal(row.error().WithContext("snapshot " + s.id.Short()));
+    OrderedJson j;
+    j["snapshot"] = s.id.Hex();
+    j["time"] = FormatRfc3339Nano(s.snapshot.time);
+    j["added_blobs"] = row->blobs;
+    j["added_bytes"] = row->plain;
+    j["added_stored_bytes"] = row->stored;
+    rows.push_back(j);
+    out += s.id.Short() + "  " + FormatHuman(s.snapshot.time) + "  " + FormatBytes(row->plain) +
+           " (" + FormatBytes(row->stored) + " stored, " + std::to_string(row->blobs) + " blobs)\n";
+  }
+  if (cli.global.json) {
+    cli.PrintJson(rows);
+  } else {
+    cli.Print(out);
+  }
+  return kExitOk;
+}
+
 void PrintTotals(const Cli& cli, const std::string& mode, const Totals& t) {
   bool raw = mode == "raw-data";
   bool blobs = raw || mode == "blobs-per-file";
@@ -230,6 +315,10 @@ void PrintTotals(const Cli& cli, const std::string& mode, const Totals& t) {
     if (files) j["total_file_count"] = t.files;
     if (blobs) j["total_blob_count"] = t.blobs;
     if (raw) j["total_pack_count"] = t.packs;
+    if (raw && t.plain_data_size) {
+      j["deduplication_ratio"] =
+          static_cast<double>(t.restore_size) / static_cast<double>(t.plain_data_size);
+    }
     j["snapshots_count"] = t.snapshots;
     cli.PrintJson(j);
     return;
@@ -260,6 +349,12 @@ void PrintTotals(const Cli& cli, const std::string& mode, const Totals& t) {
                   "Compression Space Saving:  %.2f%%\n",
                   t.compression_progress, t.compression_ratio, t.compression_space_saving);
     out += buf;
+    if (t.plain_data_size) {
+      // What the snapshots would restore, over the file data stored once.
+      std::snprintf(buf, sizeof buf, "     Deduplication Ratio:  %.2fx\n",
+                    static_cast<double>(t.restore_size) / static_cast<double>(t.plain_data_size));
+      out += buf;
+    }
   }
   cli.Print(out);
 }
@@ -273,17 +368,24 @@ int RunStats(Cli& cli, const StatsFlags& f) {
   if (!snaps) return cli.Fatal(snaps.error());
 
   TreeCache cache(*v->repo);
+  if (f.mode == "added") return RunAdded(cli, cache, *snaps);
   Totals t;
   RestoreSize restore_size(cli, cache);
   RawData raw_data(cli, cache);
   ByContents by_contents(cli, cache, f.mode == "blobs-per-file");
+  Totals restore_totals;  // raw-data: the restore size, for the deduplication ratio
   for (const auto& s : *snaps) {
     ++t.snapshots;
+    if (f.mode == "raw-data") {
+      auto rs = restore_size.Snapshot(s.snapshot.tree, restore_totals);
+      if (!rs) return cli.Fatal(rs.error().WithContext("snapshot " + s.id.Short()));
+    }
     Result<void> r = f.mode == "restore-size" ? restore_size.Snapshot(s.snapshot.tree, t)
                      : f.mode == "raw-data"   ? raw_data.Snapshot(s.snapshot.tree)
                                               : by_contents.Snapshot(s.snapshot.tree, t);
     if (!r) return cli.Fatal(r.error().WithContext("snapshot " + s.id.Short()));
   }
+  t.restore_size = restore_totals.size;
   Result<void> fin = f.mode == "raw-data" ? raw_data.Finish(t) : Result<void>{};
   PrintTotals(cli, f.mode, t);
   if (!fin) return cli.Fatal(fin.error());
@@ -297,8 +399,10 @@ void AddStats(CLI::App& app, Cli& cli) {
   auto* cmd = app.add_subcommand("stats", "count files and sizes of snapshots (default: all)");
   cmd->add_option("snapshots", f->snapshots, "snapshot IDs, prefixes or \"latest\"");
   cmd->add_option("--mode", f->mode,
-                  "restore-size (default), raw-data, files-by-contents or blobs-per-file")
-      ->check(CLI::IsMember({"restore-size", "raw-data", "files-by-contents", "blobs-per-file"}));
+                  "restore-size (default), raw-data, files-by-contents, blobs-per-file or added "
+                  "(what each snapshot added)")
+      ->check(CLI::IsMember(
+          {"restore-size", "raw-data", "files-by-contents", "blobs-per-file", "added"}));
   AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/false);
   cmd->callback([&cli, f] { cli.exit_code = RunStats(cli, *f); });
 }

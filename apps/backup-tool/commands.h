@@ -22,6 +22,7 @@ void AddUnlock(CLI::App& app, Cli& cli);
 void AddVersion(CLI::App& app, Cli& cli);
 void AddCheck(CLI::App& app, Cli& cli);
 void AddForget(CLI::App& app, Cli& cli);
+void AddRetention(CLI::App& app, Cli& cli);
 void AddPrune(CLI::App& app, Cli& cli);
 void AddRebuildIndex(CLI::App& app, Cli& cli);
 void AddRepair(CLI::App& app, Cli& cli);

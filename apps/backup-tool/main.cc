@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   AddVersion(app, cli);
   AddCheck(app, cli);
   AddForget(app, cli);
+  AddRetention(app, cli);
   AddPrune(app, cli);
   AddRebuildIndex(app, cli);
   AddRepair(app, cli);

@@ -86,10 +86,13 @@ Error ErrnoError(std::string_view what, int err);
 #define HALLEY_CONCAT(a, b) HALLEY_CONCAT_INNER(a, b)
 
 // Propagates the error of a Result-returning expression.
-#define HALLEY_RETURN_IF_ERROR(expr)                                                 \
-  do {                                                                               \
-    auto halley_status_ = (expr);                                                    \
-    if (!halley_status_) return ::tl::unexpected(std::move(halley_status_).error()); \
+// The temporary's name is unique so that uses nest (a lambda inside `expr`).
+#define HALLEY_RETURN_IF_ERROR(expr) \
+  HALLEY_RETURN_IF_ERROR_IMPL(HALLEY_CONCAT(halley_status_, __COUNTER__), expr)
+#define HALLEY_RETURN_IF_ERROR_IMPL(tmp, expr)                 \
+  do {                                                         \
+    auto tmp = (expr);                                         \
+    if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
   } while (0)
 
 // `HALLEY_ASSIGN_OR_RETURN(auto blob, store.Get(h));` declares or assigns lhs on success.

@@ -10,6 +10,11 @@ namespace halley::engine {
 
 using storage::ObjectType;
 
+Result<repo::PackIndex> LoadPackIndexFile(repo::Repository& repo, const Id& id) {
+  HALLEY_ASSIGN_OR_RETURN(auto text, repo.LoadUnpacked(ObjectType::kPackIndex, id));
+  return repo::DecodePackIndex(text);
+}
+
 Result<PackIndexes> LoadPackIndexes(repo::Repository& repo) {
   std::vector<Id> ids;
   HALLEY_RETURN_IF_ERROR(repo.Store().List(ObjectType::kPackIndex, [&](const auto& info) {
@@ -18,9 +23,7 @@ Result<PackIndexes> LoadPackIndexes(repo::Repository& repo) {
   }));
   PackIndexes out;
   for (const Id& id : ids) {
-    auto text = repo.LoadUnpacked(ObjectType::kPackIndex, id);
-    Result<repo::PackIndex> p =
-        text ? repo::DecodePackIndex(*text) : Result<repo::PackIndex>(Fail(text.error()));
+    auto p = LoadPackIndexFile(repo, id);
     if (!p) {
       out.unreadable.emplace_back(id, p.error());
       continue;

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/id.h"
+#include "repo/packindex.h"
 #include "repo/repository.h"
 
 namespace halley::engine {
@@ -21,6 +22,9 @@ struct PackIndexes {
   std::map<Id, std::vector<Id>> files;           // snapshot -> its packindex file IDs
   std::vector<std::pair<Id, Error>> unreadable;  // packindex files that failed to load
 };
+
+// Loads and decodes one packindex file.
+Result<repo::PackIndex> LoadPackIndexFile(repo::Repository& repo, const Id& id);
 
 // Loads every packindex file. Unreadable files are listed, not fatal (packindex is a cache).
 Result<PackIndexes> LoadPackIndexes(repo::Repository& repo);

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "engine/packindexes.h"
+#include "engine/references.h"
 #include "engine/snapshots.h"
 #include "engine/walker.h"
 #include "repo/index.h"
@@ -104,7 +105,8 @@ class Pruner {
   }
   Result<void> LoadIndexFiles();
   Result<void> FindUsedBlobs();
-  Result<void> FailMissing(const std::string& what, const BlobPredicate& missing);
+  // `what`: short IDs of the missing blobs or packs, for the message.
+  Result<void> FailMissing(const std::vector<std::string>& what, const BlobPredicate& missing);
   Result<void> Classify();
   Result<void> Repack();
   Result<void> WriteFinalIndex();
@@ -157,14 +159,15 @@ Result<void> Pruner::LoadIndexFiles() {
   return {};
 }
 
-Result<void> Pruner::FailMissing(const std::string& what, const BlobPredicate& missing) {
+Result<void> Pruner::FailMissing(const std::vector<std::string>& what,
+                                 const BlobPredicate& missing) {
   std::vector<Id> roots;
   for (const auto& s : snapshots_) roots.push_back(s.snapshot.tree);
   HALLEY_ASSIGN_OR_RETURN(auto deps, DependsOn(repo_, roots, missing, opts_.stop));
   std::string msg;
   for (size_t i = 0; i < deps.size(); ++i) {
     if (deps[i]) {
-      msg += "<snapshot/" + snapshots_[i].id.Short() + "> depends on missing " + what + "\n";
+      msg += DependsOnMissingMessage(snapshots_[i].id, what) + "\n";
     }
   }
   msg +=
@@ -219,14 +222,9 @@ Result<void> Pruner::FindUsedBlobs() {
     if (!index.Has(BlobType::kData, id)) missing.insert(id);
   }
   if (!missing.empty()) {
-    std::string list;
-    size_t n = 0;
-    for (const Id& id : missing) {
-      if (n++ < 10) list += (list.empty() ? "" : " ") + id.Short();
-    }
-    if (missing.size() > 10) list += " ...";
-    return FailMissing("[" + list + "]",
-                       [&](BlobType, const Id& id) { return missing.count(id) > 0; });
+    std::vector<std::string> list;
+    for (const Id& id : missing) list.push_back(id.Short());
+    return FailMissing(list, [&](BlobType, const Id& id) { return missing.count(id) > 0; });
   }
   // Snapshots without a packindex get one (computed per snapshot after the plan).
   for (const auto& s : snapshots_) {
@@ -291,9 +289,9 @@ Result<void> Pruner::Classify() {
   }
   if (!needed_missing.empty()) {
     std::set<Id> missing(needed_missing.begin(), needed_missing.end());
-    std::string list;
-    for (const Id& p : missing) list += (list.empty() ? "" : " ") + p.Short();
-    return FailMissing("pack [" + list + "]", [&](BlobType t, const Id& id) {
+    std::vector<std::string> list;
+    for (const Id& p : missing) list.push_back(p.Short());
+    return FailMissing(list, [&](BlobType t, const Id& id) {
       auto loc = repo_.GetIndex().Lookup(t, id);
       return loc && missing.count(loc->pack) > 0;
     });

@@ -116,6 +116,14 @@ class VaultTest : public ::testing::Test {
     }));
     return n;
   }
+  // The pack holding the first data blob of `file` in snapshot `snap`.
+  Id PackOf(const Id& snap, const std::string& file) {
+    auto entry = FindSnapshot(*repo_, snap.Hex());
+    EXPECT_TRUE(entry);
+    auto node = FindNode(*repo_, entry->snapshot.tree, src_ + "/" + file);
+    EXPECT_TRUE(node) << file;
+    return repo_->GetIndex().Lookup(repo::BlobType::kData, node->content->front())->pack;
+  }
   // The packindex of every snapshot lists only packs the index knows.
   void ExpectPackIndexesConsistent() {
     auto pi = LoadPackIndexes(*repo_);
