@@ -171,10 +171,6 @@ void PrintRecovery(const Cli& cli, const engine::CheckReport& r) {
   out += "\nSuggested next steps:\n";
   int step = 0;
   auto add = [&](const std::string& s) { out += "  " + std::to_string(++step) + ". " + s + "\n"; };
-  if (!r.damaged_snapshots.empty() || data) {
-    add("If the backed-up files still exist, run a backup first: it uploads again whatever "
-        "the vault no longer holds intact.");
-  }
   if (!r.damaged_files.empty()) {
     add("Remove the damaged files listed above from the vault's data location (move them "
         "aside if unsure).");
@@ -183,12 +179,19 @@ void PrintRecovery(const Cli& cli, const engine::CheckReport& r) {
     add("Run `backup-tool rebuild-index` so that the index lists only the packs that remain "
         "(index files hold only metadata and can always be rebuilt).");
   }
+  if (!r.damaged_snapshots.empty() || data) {
+    add("If the backed-up files still exist, run a backup now: blobs are named by their "
+        "content, so it stores again what was lost and the damaged snapshots that need only "
+        "that data become whole again.");
+  }
   if (!r.damaged_snapshots.empty()) {
     std::string ids;
     for (const auto& [id, tokens] : r.damaged_snapshots) ids += " " + id.Short();
-    add("Forget the damaged snapshots and prune: `backup-tool forget" + ids +
-        "` then `backup-tool prune` (or `repair snapshots --forget`, which keeps what is still "
-        "readable).");
+    add("Run the retention pass (`backup-tool retention`): it names the snapshots that still "
+        "depend on missing data. Forget those (`backup-tool forget" +
+        ids +
+        "` lists the ones found now) or repair them (`backup-tool repair snapshots --forget` "
+        "keeps what is still readable), and run the retention pass again.");
   }
   if (keys) {
     add("A damaged key file cannot be repaired: copy it back from a replica of the vault, or "

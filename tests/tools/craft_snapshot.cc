@@ -11,16 +11,20 @@
 //     "blobs":    {"LABEL": {"text": "file contents"} | {"b64": "base64 contents"}, ...},
 //     "trees":    [{"label": "LABEL", "json": "RAW TREE JSON"} | {"label": ..., "b64": ...}, ...],
 //     "snapshot": "RAW SNAPSHOT JSON",
-//     "locks":    ["RAW LOCK JSON", ...]
+//     "locks":    ["RAW LOCK JSON", ...],
+//     "indexes":  ["RAW INDEX FILE TEXT", ...]
 //   }
 // Data blobs are saved first. Trees are saved in the order given, as the exact bytes given
 // (so names can be anything the JSON can hold: "..", "", "a/b", "\u0000", duplicates, ...);
 // in a tree's text, "@blob:LABEL@" and "@tree:LABEL@" are replaced by the hex ID of an earlier
 // blob or tree. Then the repository is flushed (packs, then index) and only then the snapshot
-// ("@tree:LABEL@" replaced likewise) and the lock files are written.
+// ("@tree:LABEL@" replaced likewise), the lock files and the index files are written. An index
+// file's text need not be valid: it is how a client that wrote bad data (the manual's "Data
+// file integrity at generation-time") is simulated.
 //
 // Output: the snapshot ID (or "-" without one) on the first line, then one JSON line:
-// {"snapshot": ID, "trees": {LABEL: ID}, "blobs": {LABEL: ID}, "locks": [ID, ...]}.
+// {"snapshot": ID, "trees": {LABEL: ID}, "blobs": {LABEL: ID}, "locks": [ID, ...],
+//  "indexes": [ID, ...]}.
 // Exit code 0 on success, 1 on any failure (with a message on stderr).
 #include <cstdlib>
 #include <fstream>
@@ -124,6 +128,7 @@ int main(int argc, char** argv) {
   out["trees"] = halley::OrderedJson::object();
   out["blobs"] = halley::OrderedJson::object();
   out["locks"] = halley::OrderedJson::array();
+  out["indexes"] = halley::OrderedJson::array();
 
   try {
     if (spec.contains("blobs")) {
@@ -179,6 +184,14 @@ int main(int argc, char** argv) {
         auto id = (*repo)->SaveUnpacked(halley::storage::ObjectType::kLock, l.get<std::string>());
         if (!id) Die("save lock: " + id.error().Message());
         out["locks"].push_back(id->Hex());
+      }
+    }
+    if (spec.contains("indexes")) {
+      for (const auto& text : spec["indexes"]) {
+        auto id =
+            (*repo)->SaveUnpacked(halley::storage::ObjectType::kIndex, text.get<std::string>());
+        if (!id) Die("save index: " + id.error().Message());
+        out["indexes"].push_back(id->Hex());
       }
     }
   } catch (const Json::exception& e) {
