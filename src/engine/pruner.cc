@@ -445,7 +445,12 @@ Result<void> Pruner::UpdatePackIndexes() {
   gone.insert(missing_unused_.begin(), missing_unused_.end());
   std::vector<Id> written = repo_.WrittenPacks(packs_written_before_);
   std::set<Id> existing;
-  for (const auto& s : snapshots_) existing.insert(s.id);
+  std::map<Id, Id> trees;  // snapshot -> root tree
+  for (const auto& s : snapshots_) {
+    existing.insert(s.id);
+    trees.emplace(s.id, s.snapshot.tree);
+  }
+  bool reloaded = false;
   for (const auto& [snap, packs] : snapshot_packs_) {
     bool had_file = packindexes_.files.count(snap) > 0;
     bool touched = !had_file;
@@ -459,9 +464,22 @@ Result<void> Pruner::UpdatePackIndexes() {
       }
     }
     if (!touched) continue;
-    // The blobs of a repacked pack now live in one of the packs this prune wrote; listing all
-    // of them keeps the packindex a superset, which is what matters.
-    next.insert(written.begin(), written.end());
+    if (fast_) {
+      // (Not reached: the fast path removes only packs no packindex names.)
+      next.insert(written.begin(), written.end());
+    } else {
+      // Where do the blobs of the packs that go away live now? In packs this prune wrote, but
+      // also in packs an earlier, interrupted prune wrote (it repacked them, swapped the index,
+      // and died before rewriting this packindex), which no packindex may name: the retention
+      // pass, which trusts packindex files, would then delete data this snapshot needs. So
+      // the set is computed again from the snapshot's trees against the final index (the
+      // index files on disk now list exactly the packs that stay and the new ones).
+      if (!reloaded) {
+        HALLEY_RETURN_IF_ERROR(repo_.ReloadIndex());
+        reloaded = true;
+      }
+      HALLEY_ASSIGN_OR_RETURN(next, PacksOfTree(repo_, trees.at(snap), opts_.stop));
+    }
     HALLEY_RETURN_IF_ERROR(WritePackIndex(repo_, snap, next));
     stats_.packindex_written++;
     if (had_file) {

@@ -27,6 +27,47 @@ Id PackIndexNaming(repo::Repository& repo, const std::vector<Id>& files, const I
   return files.front();
 }
 
+// Walks the trees under `root`: returns the packs they use, and adds to `missing` the short IDs
+// of packs that are absent or truncated (per `pack_ok`), of blobs no index lists and of trees
+// that cannot be loaded.
+template <typename PackOk>
+Result<std::set<Id>> WalkSnapshot(repo::Repository& repo, const Id& root, const PackOk& pack_ok,
+                                  std::set<std::string>& missing, std::stop_token stop) {
+  std::set<Id> packs;
+  auto& index = repo.GetIndex();
+  auto note = [&](repo::BlobType type, const Id& id) {
+    auto loc = index.Lookup(type, id);
+    if (!loc) {
+      missing.insert(id.Short());
+    } else if (!pack_ok(loc->pack)) {
+      missing.insert(loc->pack.Short());
+    } else {
+      packs.insert(loc->pack);
+    }
+  };
+  std::unordered_set<Id, IdHash> seen;
+  HALLEY_RETURN_IF_ERROR(WalkTrees(
+      repo, {root}, seen,
+      [&](const Id& id, const snapshot::Tree& tree) -> Result<void> {
+        note(repo::BlobType::kTree, id);
+        for (const auto& n : tree.nodes) {
+          if (n.content) {
+            for (const Id& b : *n.content) note(repo::BlobType::kData, b);
+          }
+        }
+        return {};
+      },
+      [&](const Id& id, const Error&) {
+        if (auto loc = index.Lookup(repo::BlobType::kTree, id); loc && !pack_ok(loc->pack)) {
+          missing.insert(loc->pack.Short());
+        } else {
+          missing.insert(id.Short());
+        }
+      },
+      stop));
+  return packs;
+}
+
 }  // namespace
 
 std::string DependsOnMissingMessage(const Id& snapshot, const std::vector<std::string>& missing) {
@@ -70,54 +111,37 @@ Result<ReferenceReport> CheckReferences(repo::Repository& repo,
   for (const auto& s : snapshots) {
     if (options.stop.stop_requested()) return Fail(ErrorCode::kCancelled, "cancelled");
     std::set<std::string> missing;
+    std::vector<Id> unknown;  // packs the packindex names that no index lists
     auto it = packindexes.packs.find(s.id);
-    if (it != packindexes.packs.end()) {
+    bool walk = it == packindexes.packs.end();
+    if (!walk) {
       for (const Id& pack : it->second) {
         if (!expected.count(pack)) {
-          report.errors.push_back(
-              UnknownPackMessage(PackIndexNaming(repo, packindexes.files[s.id], pack), s.id, pack));
-          missing.insert(pack.Short());
+          unknown.push_back(pack);
         } else if (!pack_ok(pack)) {
           missing.insert(pack.Short());
         }
       }
-    } else {
-      // No packindex: walk the snapshot's trees, all of them, since they make its packindex.
+      // An unknown pack is damage only if the snapshot needs it: a prune killed after it
+      // rewrote the index but before the packindex files leaves packindexes that name packs
+      // whose blobs now live elsewhere. The trees decide.
+      walk = missing.empty() && !unknown.empty();
+    }
+    if (walk) {
       ++report.walked;
-      std::set<Id> packs;
-      auto& index = repo.GetIndex();
-      auto note = [&](repo::BlobType type, const Id& id) {
-        auto loc = index.Lookup(type, id);
-        if (!loc) {
-          missing.insert(id.Short());
-        } else if (!pack_ok(loc->pack)) {
-          missing.insert(loc->pack.Short());
-        } else {
-          packs.insert(loc->pack);
+      HALLEY_ASSIGN_OR_RETURN(auto packs,
+                              WalkSnapshot(repo, s.snapshot.tree, pack_ok, missing, options.stop));
+      if (!missing.empty()) {
+        for (const Id& pack : unknown) {
+          report.errors.push_back(
+              UnknownPackMessage(PackIndexNaming(repo, packindexes.files[s.id], pack), s.id, pack));
         }
-      };
-      std::unordered_set<Id, IdHash> seen;
-      HALLEY_RETURN_IF_ERROR(WalkTrees(
-          repo, {s.snapshot.tree}, seen,
-          [&](const Id& id, const snapshot::Tree& tree) -> Result<void> {
-            note(repo::BlobType::kTree, id);
-            for (const auto& n : tree.nodes) {
-              if (n.content) {
-                for (const Id& b : *n.content) note(repo::BlobType::kData, b);
-              }
-            }
-            return {};
-          },
-          [&](const Id& id, const Error&) {
-            if (auto loc = index.Lookup(repo::BlobType::kTree, id); loc && !pack_ok(loc->pack)) {
-              missing.insert(loc->pack.Short());
-            } else {
-              missing.insert(id.Short());
-            }
-          },
-          options.stop));
-      if (missing.empty() && options.write_missing_packindex) {
+      } else if (options.write_missing_packindex) {
+        // The snapshot's packindex, written (again) from its trees.
         HALLEY_RETURN_IF_ERROR(WritePackIndex(repo, s.id, packs));
+        if (!unknown.empty()) {
+          HALLEY_RETURN_IF_ERROR(RemovePackIndexFiles(repo, packindexes.files[s.id]));
+        }
         ++report.packindex_written;
       }
     }

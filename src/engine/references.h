@@ -7,8 +7,11 @@
 // the spec's "optimization pass"). It does not read packs; `check` does that.
 //
 // A snapshot is damaged when a pack its packindex names is missing from data/ or has a size
-// other than the index says, when its packindex names a pack no index lists, or (for a walked
-// snapshot) when a tree cannot be loaded or a blob is in no index.
+// other than the index says, or (for a walked snapshot) when a tree cannot be loaded, a blob
+// is in no index or a pack holding one is absent. A snapshot whose packindex names a pack no
+// index lists is walked: that is damage ("Packindex ... refers to unknown pack ...") only if
+// the walk finds something missing; otherwise (an interrupted prune) its packindex is written
+// again.
 #pragma once
 
 #include <functional>

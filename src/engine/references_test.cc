@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "crypto/hash.h"
+#include "engine/maintenance.h"
 #include "engine/packindexes.h"
 #include "engine/vault_test_fixture.h"
 
@@ -113,19 +114,44 @@ TEST_F(ReferencesTest, WalkFindsMissingPacksAndBlobsToo) {
   EXPECT_EQ(PackIndexFiles(), 2u) << "no packindex is written for a damaged snapshot";
 }
 
-TEST_F(ReferencesTest, PackIndexNamingAnUnknownPack) {
+// After a prune killed between rewriting the index and rewriting the packindex files, a
+// packindex names packs no index lists, though the snapshot's blobs are all elsewhere.
+TEST_F(ReferencesTest, UnknownPackThatIsNotNeededOnlyRewritesThePackIndex) {
   Id bogus = crypto::Sha256(AsBytes(std::string("no such pack")));
   auto pi = LoadPackIndexes(*repo_);
   ASSERT_TRUE(pi);
   std::set<Id> packs = pi->packs.at(s1_);
   packs.insert(bogus);
-  auto file = WritePackIndex(*repo_, s1_, packs);
-  ASSERT_TRUE(file);
+  ASSERT_TRUE(WritePackIndex(*repo_, s1_, packs));
   auto r = Run();
-  std::string want = "Packindex '" + file->Short() + "' for snapshot '" + s1_.Short() +
-                     "' refers to unknown pack '" + bogus.Short() + "', shouldn't happen";
-  EXPECT_NE(std::find(r.errors.begin(), r.errors.end(), want), r.errors.end());
-  EXPECT_TRUE(r.damaged.count(s1_));
+  EXPECT_TRUE(r.Ok()) << r.errors[0];
+  EXPECT_EQ(r.walked, 1u);
+  EXPECT_EQ(r.packindex_written, 1u);
+  pi = LoadPackIndexes(*repo_);
+  ASSERT_TRUE(pi);
+  EXPECT_FALSE(pi->packs.at(s1_).count(bogus)) << "the old packindex files are gone";
+  EXPECT_EQ(pi->files.at(s1_).size(), 1u);
+  EXPECT_EQ(Run().walked, 0u);
+}
+
+// The manual's case: a damaged pack was deleted and the index rebuilt, so the packindex names
+// a pack no index lists, and the snapshot needs it.
+TEST_F(ReferencesTest, UnknownPackThatIsNeeded) {
+  Id b = PackOf(s2_, "b");
+  ASSERT_TRUE(mem_.Remove({ObjectType::kData, b.Hex()}));
+  ASSERT_TRUE(RebuildIndex(*repo_, {}));
+  auto pi = LoadPackIndexes(*repo_);
+  ASSERT_TRUE(pi);
+  auto r = Run();
+  for (const Id& s : {s2_, s3_}) {
+    ASSERT_EQ(pi->files.at(s).size(), 1u);
+    std::string want = "Packindex '" + pi->files.at(s)[0].Short() + "' for snapshot '" + s.Short() +
+                       "' refers to unknown pack '" + b.Short() + "', shouldn't happen";
+    EXPECT_NE(std::find(r.errors.begin(), r.errors.end(), want), r.errors.end()) << want;
+    EXPECT_TRUE(r.damaged.count(s));
+  }
+  EXPECT_FALSE(r.damaged.count(s1_));
+  EXPECT_EQ(r.errors.size(), 4u) << "two lines for each of the two snapshots";
 }
 
 TEST_F(ReferencesTest, UnreadableSnapshotFileIsAnError) {

@@ -124,7 +124,7 @@ class VaultTest : public ::testing::Test {
     EXPECT_TRUE(node) << file;
     return repo_->GetIndex().Lookup(repo::BlobType::kData, node->content->front())->pack;
   }
-  // The packindex of every snapshot lists only packs the index knows.
+  // The packindex of every snapshot lists only packs the index knows...
   void ExpectPackIndexesConsistent() {
     auto pi = LoadPackIndexes(*repo_);
     ASSERT_TRUE(pi);
@@ -133,6 +133,13 @@ class VaultTest : public ::testing::Test {
     for (const auto& s : *snaps) {
       ASSERT_TRUE(pi->packs.count(s.id)) << "snapshot " << s.id.Short() << " has no packindex";
       for (const Id& p : pi->packs.at(s.id)) EXPECT_TRUE(sizes.count(p)) << p.Short();
+      // ...and every pack the snapshot needs (the retention pass trusts it).
+      auto needed = PacksOfTree(*repo_, s.snapshot.tree);
+      ASSERT_TRUE(needed);
+      for (const Id& p : *needed) {
+        EXPECT_TRUE(pi->packs.at(s.id).count(p))
+            << "the packindex of " << s.id.Short() << " lacks pack " << p.Short();
+      }
     }
     EXPECT_EQ(pi->packs.size(), snaps->size()) << "packindex of a forgotten snapshot remains";
   }
