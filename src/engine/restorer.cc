@@ -64,6 +64,9 @@ class DirCache {
         chain.push_back(i);
         i = dirs_[i].parent;
       }
+      // Another thread may have opened this very directory since the Find above: then the
+      // climb stops at once, with nothing left to open.
+      if (chain.empty()) fd = base;
       int cur = base ? base->Get() : root_fd_;
       for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
         const std::string& name = dirs_[*it].name;
