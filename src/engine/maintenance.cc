@@ -29,8 +29,6 @@ using storage::ObjectType;
 
 namespace {
 
-constexpr size_t kIndexFileBlobs = 50000;
-
 void Log(const std::function<void(const std::string&)>& log, const std::string& s) {
   if (log) log(s);
 }
@@ -124,25 +122,8 @@ Result<RebuildIndexStats> RebuildIndex(repo::Repository& repo, const RebuildInde
   if (fatal) return Fail(*fatal);
 
   Log(o.log, "rebuilding index");
-  std::sort(packs.begin(), packs.end(),
-            [](const repo::IndexPack& a, const repo::IndexPack& b) { return a.id < b.id; });
   st.packs = packs.size();
-  repo::IndexFile file;
-  size_t blobs = 0;
-  auto flush = [&]() -> Result<void> {
-    if (file.packs.empty()) return {};
-    HALLEY_RETURN_IF_ERROR(repo.SaveUnpacked(ObjectType::kIndex, repo::EncodeIndexFile(file)));
-    st.index_files_written++;
-    file.packs.clear();
-    blobs = 0;
-    return {};
-  };
-  for (auto& p : packs) {
-    blobs += p.blobs.size();
-    file.packs.push_back(std::move(p));
-    if (blobs >= kIndexFileBlobs) HALLEY_RETURN_IF_ERROR(flush());
-  }
-  HALLEY_RETURN_IF_ERROR(flush());
+  HALLEY_ASSIGN_OR_RETURN(st.index_files_written, repo.WriteIndexFiles(std::move(packs)));
   Log(o.log, "deleting obsolete index files");
   for (const Id& id : old_files) {
     HALLEY_RETURN_IF_ERROR(repo.Store().Remove({ObjectType::kIndex, id.Hex()}));

@@ -83,8 +83,6 @@ Result<MaxUnused> MaxUnused::Parse(const std::string& text) {
 
 namespace {
 
-constexpr size_t kIndexFileBlobs = 50000;
-
 enum class Fate { kKeep, kRemove, kRepack };
 
 struct PackInfo {
@@ -410,25 +408,8 @@ Result<void> Pruner::WriteFinalIndex() {
         missing_unused_.count(pack) || (it != packs_.end() && it->second.fate != Fate::kKeep);
     if (!gone) packs.push_back({pack, blobs});
   }
-  std::sort(packs.begin(), packs.end(),
-            [](const repo::IndexPack& a, const repo::IndexPack& b) { return a.id < b.id; });
-  repo::IndexFile file;
-  size_t blobs = 0;
-  auto flush = [&]() -> Result<void> {
-    if (file.packs.empty()) return {};
-    auto id = repo_.SaveUnpacked(ObjectType::kIndex, repo::EncodeIndexFile(file));
-    if (!id) return Fail(id.error().WithContext("saving index"));
-    stats_.index_files_written++;
-    file.packs.clear();
-    blobs = 0;
-    return {};
-  };
-  for (auto& p : packs) {
-    blobs += p.blobs.size();
-    file.packs.push_back(std::move(p));
-    if (blobs >= kIndexFileBlobs) HALLEY_RETURN_IF_ERROR(flush());
-  }
-  HALLEY_RETURN_IF_ERROR(flush());
+  HALLEY_ASSIGN_OR_RETURN(size_t written, repo_.WriteIndexFiles(std::move(packs)));
+  stats_.index_files_written += written;
   // The new index is complete and durable: the old files can go.
   for (const Id& id : old_files) {
     HALLEY_RETURN_IF_ERROR(repo_.Store().Remove({ObjectType::kIndex, id.Hex()}));

@@ -452,7 +452,7 @@ void Repository::UploadLoop() {
       }
     }
     if (!to_write.empty()) {
-      auto w = WriteIndex(std::move(to_write));
+      auto w = WriteIndexFiles(std::move(to_write));
       if (!w) SetError(w.error());
     }
     std::lock_guard lock(upload_mu_);
@@ -461,12 +461,28 @@ void Repository::UploadLoop() {
   }
 }
 
-Result<void> Repository::WriteIndex(std::vector<IndexPack> packs) {
+Result<size_t> Repository::WriteIndexFiles(std::vector<IndexPack> packs) {
+  constexpr size_t kIndexFileBlobs = 50000;
+  std::sort(packs.begin(), packs.end(),
+            [](const IndexPack& a, const IndexPack& b) { return a.id < b.id; });
   IndexFile file;
-  file.packs = std::move(packs);
-  auto id = SaveUnpacked(ObjectType::kIndex, EncodeIndexFile(file));
-  if (!id) return Fail(id.error().WithContext("saving index"));
-  return {};
+  size_t blobs = 0, written = 0;
+  auto flush = [&]() -> Result<void> {
+    if (file.packs.empty()) return {};
+    auto id = SaveUnpacked(ObjectType::kIndex, EncodeIndexFile(file));
+    if (!id) return Fail(id.error().WithContext("saving index"));
+    ++written;
+    file.packs.clear();
+    blobs = 0;
+    return {};
+  };
+  for (auto& p : packs) {
+    blobs += p.blobs.size();
+    file.packs.push_back(std::move(p));
+    if (blobs >= kIndexFileBlobs) HALLEY_RETURN_IF_ERROR(flush());
+  }
+  HALLEY_RETURN_IF_ERROR(flush());
+  return written;
 }
 
 Result<void> Repository::Flush() {
@@ -490,7 +506,7 @@ Result<void> Repository::Flush() {
     unindexed_blobs_ = 0;
     last_index_write_ = std::chrono::steady_clock::now();
   }
-  if (!to_write.empty()) HALLEY_RETURN_IF_ERROR(WriteIndex(std::move(to_write)));
+  if (!to_write.empty()) HALLEY_RETURN_IF_ERROR(WriteIndexFiles(std::move(to_write)));
   return {};
 }
 

@@ -101,6 +101,9 @@ class Repository {
   Result<Bytes> LoadRaw(const storage::ObjectHandle& h);
   // Compresses (v2), seals, verifies and stores an unpacked file; returns its ID.
   Result<Id> SaveUnpacked(storage::ObjectType type, std::string_view plaintext);
+  // Writes index files listing `packs` (sorted by pack ID, split so that no file lists more
+  // than 50,000 blobs); returns how many files were written. Does not touch the in-memory index.
+  Result<size_t> WriteIndexFiles(std::vector<IndexPack> packs);
   // Loads, verifies, opens and decompresses an unpacked file.
   Result<std::string> LoadUnpacked(storage::ObjectType type, const Id& id);
 
@@ -144,7 +147,6 @@ class Repository {
   void StopUploaders();
   void UploadLoop();
   Result<void> Enqueue(std::unique_ptr<PackWriter> writer);
-  Result<void> WriteIndex(std::vector<IndexPack> packs);
   Result<void> FirstError() const;
   void SetError(const Error& e);
   size_t TargetPackSize(BlobType type) const;

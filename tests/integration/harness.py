@@ -334,6 +334,17 @@ CHUNK_MIN = 512 * 1024
 CHUNK_MAX = 8 * 1024 * 1024
 
 
+def flip_bit(path, bit):
+    """Flips bit `bit` (counted from the start of the file) in place: damage at rest."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        b = bytearray(os.pread(fd, 1, bit // 8))
+        b[0] ^= 1 << (bit % 8)
+        os.pwrite(fd, bytes(b), bit // 8)
+    finally:
+        os.close(fd)
+
+
 def pseudo_random_bytes(rng, n):
     """Fast pseudo-random bytes from a seeded generator (incompressible, reproducible)."""
     if n == 0:

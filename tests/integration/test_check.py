@@ -65,16 +65,6 @@ class Layout:
                 "snapshot": self.snapshots, "key": self.keys}[kind]
 
 
-def flip_bit(path, bit):
-    fd = os.open(path, os.O_RDWR)
-    try:
-        b = bytearray(os.pread(fd, 1, bit // 8))
-        b[0] ^= 1 << (bit % 8)
-        os.pwrite(fd, bytes(b), bit // 8)
-    finally:
-        os.close(fd)
-
-
 def copy_vault(src, dst):
     shutil.copytree(src, dst, symlinks=True)
     return harness.Vault(dst, os.path.dirname(dst))
@@ -191,7 +181,7 @@ class CheckTest(harness.TestCase):
             v = self.damaged_copy(f"trial{trial}")
             path = os.path.join(os.fsdecode(v.path), rel)
             bit = rng.randrange(os.path.getsize(path) * 8)
-            flip_bit(path, bit)
+            harness.flip_bit(path, bit)
             name = os.path.basename(rel)
             what = f"trial {trial} (seed {seed}): bit {bit} of {kind} {rel}"
             r, summary, errors = check_json(v, "--read-data")
@@ -272,7 +262,7 @@ class CheckTest(harness.TestCase):
                    if min(layout.blobs[os.path.basename(p)], key=lambda b: b[1])[2] > 200)
         name = os.path.basename(rel)
         path = os.path.join(os.fsdecode(v.path), rel)
-        flip_bit(path, 8 * 100)
+        harness.flip_bit(path, 8 * 100)
         found = 0
         for n in range(1, 5):
             r, summary, errors = check_json(v, "--read-data-subset", f"{n}/4")
@@ -288,7 +278,7 @@ class CheckTest(harness.TestCase):
         self.assertExit(r, 0)
         # A damaged header is found by --deep (ranged reads only).
         size = os.path.getsize(path)
-        flip_bit(path, 8 * (size - 20))
+        harness.flip_bit(path, 8 * (size - 20))
         r, summary, errors = check_json(v, "--deep")
         self.assertExit(r, 1)
         self.assertEqual(summary["broken_packs"], [name], r.describe())
@@ -297,7 +287,7 @@ class CheckTest(harness.TestCase):
         w = self.damaged_copy("deep-tree")
         tree_rel = layout.tree_packs[0]
         tpath = os.path.join(os.fsdecode(w.path), tree_rel)
-        flip_bit(tpath, 8 * 40)
+        harness.flip_bit(tpath, 8 * 40)
         for args in ((), ("--deep",)):
             r, summary, errors = check_json(w, *args)
             self.assertExit(r, 1)

@@ -62,16 +62,6 @@ DEPENDS = re.compile(r"<snapshot/([0-9a-f]{8})> depends on missing \[([^\]]*)\]"
 SHA256_COMMAND = r"""find . ! -name 'config' -type f -exec sha256sum '{}' \; | awk '{ sub("^.*/", "", $2) ; if ($1 == $2) { print $2,"ok" } else { print "[!!!]",$2,"MISMATCH",$1 } }'"""
 
 
-def flip_bit(path, bit):
-    fd = os.open(path, os.O_RDWR)
-    try:
-        b = bytearray(os.pread(fd, 1, bit // 8))
-        b[0] ^= 1 << (bit % 8)
-        os.pwrite(fd, bytes(b), bit // 8)
-    finally:
-        os.close(fd)
-
-
 def copy_vault(src, dst, workdir):
     shutil.copytree(src, dst, symlinks=True)
     return harness.Vault(dst, workdir)
@@ -228,7 +218,7 @@ class Lifecycle(harness.TestCase):
         ok, bad = self.sha256_check(v)
         self.assertEqual(bad, [], "the intact vault has mismatches")
         bit = os.path.getsize(b_path) * 8 // 2
-        flip_bit(b_path, bit)
+        harness.flip_bit(b_path, bit)
         harness.log(f"flipped bit {bit} of pack {b_pack[:8]} (file B)")
 
         # Step 1: find the corrupted files, and delete them.

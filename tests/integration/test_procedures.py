@@ -73,11 +73,7 @@ class Procedures(harness.TestCase):
         self.assertIn(f"Load(<index/{bad[:10]}>): Decode", r.stderr)
         # At rest: one bit of another index file flipped.
         others = [p for p in self.v.files("index") if os.path.basename(p).decode() != bad]
-        with open(others[0], "r+b") as f:
-            f.seek(40)
-            b = f.read(1)
-            f.seek(40)
-            f.write(bytes([b[0] ^ 0x10]))
+        harness.flip_bit(others[0], 40 * 8 + 4)
         r = self.v.bt("check")
         self.assertExit(r, 1)
         self.assertIn(os.path.basename(others[0]).decode()[:8], r.stderr)
