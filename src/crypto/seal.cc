@@ -157,6 +157,20 @@ Result<Bytes> Open(const Key& key, ByteView sealed) {
   return out;
 }
 
+bool OpensTo(const Key& key, ByteView sealed, ByteView expected) {
+  ThreadContexts& t = ThreadContexts::Get();
+  if (!Verify(t, key, sealed) || sealed.size() - kSealOverhead != expected.size()) return false;
+  const uint8_t* ct = sealed.data() + kIvSize;
+  EVP_CIPHER_CTX* ctr = t.AesCtr(key.encrypt, sealed.data());
+  uint8_t slice[64 << 10];
+  for (size_t off = 0; off < expected.size(); off += sizeof slice) {
+    size_t n = std::min(sizeof slice, expected.size() - off);
+    CtrUpdate(ctr, ct + off, slice, n);
+    if (std::memcmp(slice, expected.data() + off, n) != 0) return false;
+  }
+  return true;
+}
+
 std::string EncodeMasterKeyJson(const Key& key) {
   std::string out;
   out.reserve(128);

@@ -62,6 +62,10 @@ Result<void> OpenTo(const Key& key, ByteView sealed, uint8_t* out);
 // Same as OpenTo, returning a new buffer (allocated only once the tag has been verified).
 Result<Bytes> Open(const Key& key, ByteView sealed);
 
+// Whether `sealed` verifies and decrypts to exactly `expected` (verification before upload).
+// Decrypts in small slices: allocates nothing and needs no buffer of the blob's size.
+bool OpensTo(const Key& key, ByteView sealed, ByteView expected);
+
 // restic's master key JSON, exactly as Go writes it (compact, fields in this order, standard
 // base64 with padding): {"mac":{"k":"<16 B>","r":"<16 B>"},"encrypt":"<32 B>"}
 std::string EncodeMasterKeyJson(const Key& key);

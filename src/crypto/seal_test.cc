@@ -374,5 +374,22 @@ TEST(ResticCompatTest, OpensResticKeyFileAndConfig) {
   EXPECT_EQ(*reopened, *config_json);
 }
 
+TEST(SealTest, OpensToComparesWithTheExpectedPlaintext) {
+  Key key = Key::Random();
+  Bytes plain(200000);
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<uint8_t>(i * 7 + i / 300);
+  Bytes sealed = Seal(key, plain);
+  EXPECT_TRUE(OpensTo(key, sealed, plain));
+  Bytes other = plain;
+  other[150000] ^= 0x80;  // a later 64 KiB slice
+  EXPECT_FALSE(OpensTo(key, sealed, other));
+  EXPECT_FALSE(OpensTo(key, sealed, ByteView(plain).first(plain.size() - 1)));
+  EXPECT_FALSE(OpensTo(Key::Random(), sealed, plain));
+  Bytes tampered = sealed;
+  tampered[100] ^= 1;
+  EXPECT_FALSE(OpensTo(key, tampered, plain));
+  EXPECT_TRUE(OpensTo(key, Seal(key, {}), {}));
+}
+
 }  // namespace
 }  // namespace halley::crypto

@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "base/free_list.h"
 #include "base/host.h"
 #include "crypto/hash.h"
 #include "engine/snapshots.h"
@@ -53,14 +54,25 @@ class MemoryBudget {
   size_t used_ = 0;  // Guarded by mu_.
 };
 
-// File data read from disk, shared by the chunks cut from it.
+using ReadBufferList = FreeList<std::unique_ptr<uint8_t[]>>;
+
+// File data read from disk, shared by the chunks cut from it. Requests above a quarter of
+// kReadBufferSize get a whole kReadBufferSize buffer, reused through `pool`: big files then
+// cycle through the same few buffers instead of growing the heap.
 struct Buffer {
-  Buffer(MemoryBudget& b, size_t n) : budget(b), size(n) {
+  Buffer(MemoryBudget& b, ReadBufferList& p, size_t n)
+      : budget(b), pool(p), size(n > kReadBufferSize / 4 ? kReadBufferSize : n) {
     budget.Acquire(size);
-    data.reset(new uint8_t[size]);  // uninitialised: it is about to be overwritten by read()
+    if (size == kReadBufferSize) data = pool.Take().value_or(nullptr);
+    // uninitialised: it is about to be overwritten by read()
+    if (!data) data.reset(new uint8_t[size]);
   }
-  ~Buffer() { budget.Release(size); }
+  ~Buffer() {
+    if (size == kReadBufferSize) pool.Give(std::move(data));
+    budget.Release(size);
+  }
   MemoryBudget& budget;
+  ReadBufferList& pool;
   size_t size;
   std::unique_ptr<uint8_t[]> data;
 };
@@ -102,7 +114,8 @@ class Archiver {
       : repo_(repo),
         opts_(options),
         // The walker holds one buffer while it fills the next: the budget must fit two.
-        budget_(std::max(options.memory_budget, 2 * kReadBufferSize + 1)) {}
+        budget_(std::max(options.memory_budget, 2 * kReadBufferSize + 1)),
+        read_buffers_(options.memory_budget / kReadBufferSize + 1) {}
 
   Result<BackupResult> Run();
 
@@ -141,6 +154,7 @@ class Archiver {
   repo::Repository& repo_;
   const BackupOptions& opts_;
   MemoryBudget budget_;
+  ReadBufferList read_buffers_;
   std::unique_ptr<chunker::Chunker> chunker_;
   fs::NameCache names_;
   BackupResult result_;
@@ -233,7 +247,7 @@ Result<void> Archiver::ReadFile(const std::string& abs_path, FileJob& job,
     uint64_t left = expected > total ? expected - total : 0;
     // One byte more than expected, so that a short read tells end of file without another call.
     size_t want = static_cast<size_t>(std::min<uint64_t>(kReadBufferSize - carry_len, left + 1));
-    auto next = std::make_shared<Buffer>(budget_, carry_len + want);
+    auto next = std::make_shared<Buffer>(budget_, read_buffers_, carry_len + want);
     if (carry_len) std::memcpy(next->data.get(), buf->data.get() + carry_from, carry_len);
     buf = std::move(next);
     auto n = fs::ReadFull(fd->Get(), buf->data.get() + carry_len, want);

@@ -96,30 +96,34 @@ void SortByOffset(std::vector<PackedBlob>& blobs) {
   });
 }
 
-// Opens, decompresses and hashes one sealed blob; the error is restic's message.
-Result<Bytes> DecodeSealed(const crypto::Key& key, const PackedBlob& b, const Id& pack,
-                           ByteView sealed) {
-  auto plain = crypto::Open(key, sealed);
-  if (!plain) {
-    return Fail(ErrorCode::kCorruption, "decrypting blob " + BlobRef(b.type, b.id) + " from pack " +
-                                            pack.Hex() + " failed: " + plain.error().Message());
-  }
+// Opens, decompresses and hashes one sealed blob; the error is restic's message. The plaintext
+// lives in this thread's scratch buffers (reused blob after blob: fresh memory costs page
+// faults) until the thread's next call.
+Result<ByteView> DecodeSealed(const crypto::Key& key, const PackedBlob& b, const Id& pack,
+                              ByteView sealed) {
+  thread_local Bytes opened, decompressed;
+  auto fail = [&](const std::string& what, const Error& e) {
+    return Fail(ErrorCode::kCorruption, what + " blob " + BlobRef(b.type, b.id) + " from pack " +
+                                            pack.Hex() + " failed: " + e.Message());
+  };
+  const size_t n =
+      sealed.size() >= crypto::kSealOverhead ? sealed.size() - crypto::kSealOverhead : 0;
+  if (opened.size() < n) opened.resize(n);
+  if (auto r = crypto::OpenTo(key, sealed, opened.data()); !r) return fail("decrypting", r.error());
+  ByteView plain = ByteView(opened).first(n);
   if (b.uncompressed_length != 0) {
-    auto d = repo::DecompressExact(*plain, b.uncompressed_length);
-    if (!d) {
-      return Fail(ErrorCode::kCorruption, "decompressing blob " + BlobRef(b.type, b.id) +
-                                              " from pack " + pack.Hex() +
-                                              " failed: " + d.error().Message());
-    }
-    plain = std::move(d);
+    if (decompressed.size() < b.uncompressed_length) decompressed.resize(b.uncompressed_length);
+    MutableByteView out = MutableByteView(decompressed).first(b.uncompressed_length);
+    if (auto r = repo::DecompressExactTo(plain, out); !r) return fail("decompressing", r.error());
+    plain = out;
   }
-  Id got = crypto::Sha256(*plain);
+  Id got = crypto::Sha256(plain);
   if (got != b.id) {
     return Fail(ErrorCode::kCorruption, "read blob " + BlobRef(b.type, b.id) + " from pack " +
                                             pack.Hex() + ": wrong data returned, hash is " +
                                             got.Hex());
   }
-  return std::move(*plain);
+  return plain;
 }
 
 // Whether reading again may give other bytes.
@@ -207,6 +211,8 @@ Result<std::vector<CheckMessage>> CheckKeyFilesCounted(storage::BlobStore& store
                                                        std::atomic<uint64_t>* rereads);
 
 using RangeReader = std::function<Result<Bytes>(uint64_t offset, uint64_t length)>;
+// Fills `out` with the pack's bytes at `offset`.
+using PackReader = std::function<Result<void>(uint64_t offset, MutableByteView out)>;
 
 // The outcome of one attempt at verifying a pack (or its header).
 struct PackVerdict {
@@ -289,8 +295,13 @@ void CheckHeader(const crypto::Key& key, uint64_t size, const std::vector<Packed
 // Reads a pack from start to end (in windows, so that memory stays bounded), hashes it,
 // decodes every blob the index places in it and checks the header. `blobs` is sorted by offset.
 PackVerdict VerifyPackOnce(const crypto::Key& key, const Id& id, uint64_t size,
-                           const std::vector<PackedBlob>& blobs, const RangeReader& read,
+                           const std::vector<PackedBlob>& blobs, const PackReader& read_into,
                            const std::stop_token& stop) {
+  RangeReader read = [&](uint64_t off, uint64_t len) -> Result<Bytes> {
+    Bytes out(len);
+    HALLEY_RETURN_IF_ERROR(read_into(off, out));
+    return out;
+  };
   PackVerdict v;
   if (blobs.empty()) {
     v.errors.push_back("pack is empty or not indexed");
@@ -314,7 +325,10 @@ PackVerdict VerifyPackOnce(const crypto::Key& key, const Id& id, uint64_t size,
   };
 
   crypto::Sha256Hasher hasher;
-  Bytes buf;
+  // [0, buf_len) of this thread's buffer (grow-only, reused pack after pack) holds the pack's
+  // bytes from buf_off on.
+  thread_local Bytes buf;
+  size_t buf_len = 0;
   uint64_t buf_off = 0, pos = 0;
   size_t next = 0;
   while (pos < size) {
@@ -324,21 +338,19 @@ PackVerdict VerifyPackOnce(const crypto::Key& key, const Id& id, uint64_t size,
       return v;
     }
     uint64_t n = std::min(kReadWindow, size - pos);
-    auto chunk = read(pos, n);
-    if (chunk && chunk->size() != n) {
-      chunk = Fail(ErrorCode::kCorruption, "short read: got " + std::to_string(chunk->size()) +
-                                               " of " + std::to_string(n) + " bytes");
-    }
-    if (!chunk) {
-      v.read_error = chunk.error();
-      v.retry_useful = Retryable(chunk.error());
+    if (size - pos - n < kReadWindow / 8) n = size - pos;  // no small read for the header
+    if (buf_len == 0) buf_off = pos;
+    if (buf.size() < buf_len + n) buf.resize(buf_len + n);
+    MutableByteView chunk = MutableByteView(buf).subspan(buf_len, n);
+    if (auto r = read_into(pos, chunk); !r) {
+      v.read_error = r.error();
+      v.retry_useful = Retryable(r.error());
       v.errors.push_back("reading the pack failed at offset " + std::to_string(pos) + ": " +
-                         chunk.error().Message());
+                         r.error().Message());
       return v;
     }
-    hasher.Update(*chunk);
-    if (buf.empty()) buf_off = pos;
-    Append(buf, *chunk);
+    hasher.Update(chunk);
+    buf_len += n;
     pos += n;
     while (next < blobs.size()) {
       const PackedBlob& b = blobs[next];
@@ -371,8 +383,9 @@ PackVerdict VerifyPackOnce(const crypto::Key& key, const Id& id, uint64_t size,
     uint64_t need = next < blobs.size() ? std::min<uint64_t>(blobs[next].offset, pos) : pos;
     uint64_t keep_from = std::max(buf_off, std::min(need, data_end));
     if (keep_from > buf_off) {
-      uint64_t drop = std::min<uint64_t>(keep_from - buf_off, buf.size());
-      buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(drop));
+      uint64_t drop = std::min<uint64_t>(keep_from - buf_off, buf_len);
+      std::memmove(buf.data(), buf.data() + drop, buf_len - drop);
+      buf_len -= drop;
       buf_off += drop;
     }
   }
@@ -383,7 +396,7 @@ PackVerdict VerifyPackOnce(const crypto::Key& key, const Id& id, uint64_t size,
     v.retry_useful = true;
   }
   RangeReader get = [&](uint64_t off, uint64_t len) -> Result<Bytes> {
-    if (off >= buf_off && off + len <= buf_off + buf.size()) {
+    if (off >= buf_off && off + len <= buf_off + buf_len) {
       auto first = buf.begin() + static_cast<ptrdiff_t>(off - buf_off);
       return Bytes(first, first + static_cast<ptrdiff_t>(len));
     }
@@ -917,10 +930,10 @@ class Checker {
         return;
       }
       const Bytes& data = r.data;
-      RangeReader mem = [&](uint64_t off, uint64_t len) -> Result<Bytes> {
-        if (off + len > data.size()) return Fail(ErrorCode::kCorruption, "beyond the end");
-        return Bytes(data.begin() + static_cast<ptrdiff_t>(off),
-                     data.begin() + static_cast<ptrdiff_t>(off + len));
+      PackReader mem = [&](uint64_t off, MutableByteView out) -> Result<void> {
+        if (off + out.size() > data.size()) return Fail(ErrorCode::kCorruption, "beyond the end");
+        std::memcpy(out.data(), data.data() + off, out.size());
+        return {};
       };
       PackVerdict v = VerifyPackOnce(key_, id, data.size(), info.blobs, mem, opt_.stop);
       std::lock_guard lock(mu_);
@@ -1282,10 +1295,10 @@ class Checker {
       const Id& id = todo[i];
       const PackInfo& info = packs_.at(id);
       ObjectHandle h = Handle(ObjectType::kData, id);
-      RangeReader read = [&](uint64_t off, uint64_t len) -> Result<Bytes> {
-        auto r = store_.Get(h, off, len);
-        if (r) bytes_read_ += r->size();
-        return r;
+      PackReader read = [&](uint64_t off, MutableByteView out) -> Result<void> {
+        HALLEY_RETURN_IF_ERROR(store_.ReadAt(h, off, out));
+        bytes_read_ += out.size();
+        return {};
       };
       verdicts[i] = WithRereads("pack " + id.Hex(), [&] {
         return VerifyPackOnce(key_, id, *info.size, info.blobs, read, opt_.stop);

@@ -428,12 +428,15 @@ TEST_F(CheckerTest, PackindexOfAMissingSnapshotAndSnapshotWithoutOneAreNotices) 
 }
 
 TEST_F(CheckerTest, OrphanPackIsANotice) {
-  repo::PackWriter w(repo::BlobType::kData);
+  auto out = mem_.NewWriter(ObjectType::kData);
+  ASSERT_TRUE(out);
+  repo::PackWriter w(repo::BlobType::kData, std::move(*out));
   std::string text = "an orphan blob";
-  w.Add(crypto::Sha256(AsBytes(text)), crypto::Seal(repo_->MasterKey(), AsBytes(text)), 0);
+  ASSERT_TRUE(
+      w.Add(crypto::Sha256(AsBytes(text)), crypto::Seal(repo_->MasterKey(), AsBytes(text)), 0));
   auto f = w.Finish(repo_->MasterKey());
   ASSERT_TRUE(f);
-  ASSERT_TRUE(mem_.Put(Data(f->id), f->data));
+  ASSERT_TRUE(f->out->Commit(Data(f->id)));
   CheckReport r = RunReadData();
   ExpectClean(r);
   EXPECT_TRUE(r.suggest_prune);

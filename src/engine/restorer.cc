@@ -161,7 +161,7 @@ bool AllZero(const uint8_t* p, size_t n) {
 // Writes `data` at `offset`, skipping file-system-block-sized runs of zeros, so that holes in
 // the original (stored as zeros) become holes again. The file is new, so skipped ranges read
 // as zeros; its final size is set separately.
-Result<void> WriteSparse(int fd, const Bytes& data, uint64_t offset) {
+Result<void> WriteSparse(int fd, ByteView data, uint64_t offset) {
   constexpr uint64_t kBlock = 4096;
   size_t pos = 0;
   while (pos < data.size()) {
@@ -233,7 +233,7 @@ class Restorer {
   // Content phase.
   Result<void> RestoreContents();
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
-  Result<void> WriteBlob(const Bytes& data, const Placement& p, DirCache& dirs);
+  Result<void> WriteBlob(ByteView data, const Placement& p, DirCache& dirs);
   void FinishFile(FileTarget& f, DirCache& dirs);
   void RestoreHardlinks(DirCache& dirs);
 
@@ -545,7 +545,7 @@ Result<void> Restorer::Walk(const snapshot::Tree& root, const std::string& root_
   return {};
 }
 
-Result<void> Restorer::WriteBlob(const Bytes& data, const Placement& p, DirCache& dirs) {
+Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& dirs) {
   FileTarget& f = *files_[p.file];
   std::unique_lock lock(f.mu);
   if (f.failed) return {};
@@ -618,24 +618,30 @@ Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
   // Read the pack in ranges covering runs of needed blobs with small gaps, so that a pack is
   // fetched in few requests without downloading much that is not needed.
   constexpr uint64_t kMaxGap = 1 << 20;
+  constexpr uint64_t kMaxRange = 4 << 20;  // bounds each worker's read buffer
   size_t i = 0;
   while (i < plan.blobs.size()) {
     size_t j = i + 1;
     uint64_t start = plan.blobs[i].loc.offset;
     uint64_t end = start + plan.blobs[i].loc.length;
-    while (j < plan.blobs.size() && plan.blobs[j].loc.offset <= end + kMaxGap) {
+    while (j < plan.blobs.size() && plan.blobs[j].loc.offset <= end + kMaxGap &&
+           end - start < kMaxRange) {
       end = std::max<uint64_t>(end, plan.blobs[j].loc.offset + uint64_t{plan.blobs[j].loc.length});
       ++j;
     }
-    auto range =
-        repo_.Store().Get({storage::ObjectType::kData, plan.pack.Hex()}, start, end - start);
+    // Buffers reused pack after pack by this worker thread.
+    thread_local Bytes buffer;
+    thread_local repo::Repository::DecodeScratch scratch;
+    if (buffer.size() < end - start) buffer.resize(end - start);
+    ByteView bytes = ByteView(buffer).first(end - start);
+    auto range = repo_.Store().ReadAt({storage::ObjectType::kData, plan.pack.Hex()}, start,
+                                      MutableByteView(buffer).first(end - start));
     for (size_t k = i; k < j; ++k) {
       const BlobPlan& b = plan.blobs[k];
-      Result<Bytes> data =
-          range
-              ? repo_.DecodeBlob(b.id, ByteView(*range).subspan(b.loc.offset - start, b.loc.length),
-                                 b.loc.uncompressed_length)
-              : Result<Bytes>(Fail(range.error()));
+      Result<ByteView> data =
+          range ? repo_.DecodeBlobInto(b.id, bytes.subspan(b.loc.offset - start, b.loc.length),
+                                       b.loc.uncompressed_length, scratch)
+                : Result<ByteView>(Fail(range.error()));
       if (!data) {
         Error e =
             data.error().WithContext("blob " + b.id.Short() + " in pack " + plan.pack.Short());

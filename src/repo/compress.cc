@@ -3,6 +3,7 @@
 
 #include <zstd.h>
 
+#include <cstring>
 #include <memory>
 
 namespace halley::repo {
@@ -33,17 +34,44 @@ Error ZstdError(const char* what, size_t code) {
 
 }  // namespace
 
-void CompressTo(ByteView data, int level, Bytes& out) {
+size_t CompressBound(size_t size) { return ZSTD_compressBound(size); }
+
+size_t CompressInto(ByteView data, int level, MutableByteView out) {
+  HALLEY_CHECK(out.size() >= ZSTD_compressBound(data.size()));
   ZSTD_CCtx* c = ThreadCCtx();
   ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
   ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
   ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
+  size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
+  HALLEY_CHECK(!ZSTD_isError(n));  // cannot fail with a compressBound-sized buffer
+  return n;
+}
+
+void CompressTo(ByteView data, int level, Bytes& out) {
   size_t start = out.size();
   out.resize(start + ZSTD_compressBound(data.size()));
-  size_t n = ZSTD_compress2(c, out.data() + start, out.size() - start, data.data(), data.size());
-  HALLEY_CHECK(!ZSTD_isError(n));  // cannot fail with a compressBound-sized buffer
-  out.resize(start + n);
+  out.resize(start + CompressInto(data, level, MutableByteView(out).subspan(start)));
+}
+
+bool DecompressesTo(ByteView frame, ByteView expected) {
+  ZSTD_DCtx* d = ThreadDCtx();
+  ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+  uint8_t slice[64 << 10];
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  size_t done = 0;
+  while (true) {
+    ZSTD_outBuffer o{slice, sizeof slice, 0};
+    size_t r = ZSTD_decompressStream(d, &o, &in);
+    if (ZSTD_isError(r)) return false;
+    if (o.pos > expected.size() - done || std::memcmp(slice, expected.data() + done, o.pos) != 0) {
+      return false;
+    }
+    done += o.pos;
+    if (r == 0) break;                                  // frame complete
+    if (in.pos == in.size && o.pos == 0) return false;  // truncated
+  }
+  return done == expected.size() && in.pos == in.size;
 }
 
 Bytes Compress(ByteView data, int level) {

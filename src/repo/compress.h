@@ -14,12 +14,20 @@ inline constexpr int kDefaultCompressionLevel = 3;  // what restic's "auto" corr
 
 // Appends the compressed form of `data` to `out`.
 void CompressTo(ByteView data, int level, Bytes& out);
+// Writes the compressed form of `data` into `out`, which must hold at least
+// CompressBound(data.size()) bytes; returns its length. Allocates nothing (hot path).
+size_t CompressBound(size_t size);
+size_t CompressInto(ByteView data, int level, MutableByteView out);
 Bytes Compress(ByteView data, int level = kDefaultCompressionLevel);
 
 // Decompresses a frame whose plaintext is exactly `expected_size` bytes (a blob's
 // uncompressed_length). kCorruption if the frame is invalid or the size differs.
 Result<Bytes> DecompressExact(ByteView frame, size_t expected_size);
 Result<void> DecompressExactTo(ByteView frame, MutableByteView out);
+
+// Whether `frame` decompresses to exactly `expected`, checked in small slices without
+// materialising the plaintext (verification before upload).
+bool DecompressesTo(ByteView frame, ByteView expected);
 
 // Decompresses a frame of unknown size (unpacked files), refusing more than `max_size` bytes.
 Result<Bytes> DecompressBounded(ByteView frame, size_t max_size);

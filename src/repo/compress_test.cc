@@ -30,6 +30,26 @@ TEST(CompressTest, RejectsWrongSizeAndGarbage) {
   EXPECT_FALSE(DecompressExact(truncated, 17));
 }
 
+TEST(CompressTest, DecompressesToComparesWithoutMaterialising) {
+  // Larger than the 64 KiB comparison slice, so that a difference in a later slice counts.
+  std::string text;
+  for (int i = 0; text.size() < 300000; ++i) text += "line " + std::to_string(i % 977) + "\n";
+  Bytes plain = ToBytes(text);
+  Bytes c(CompressBound(plain.size()));
+  c.resize(CompressInto(plain, kDefaultCompressionLevel, c));
+  EXPECT_LT(c.size(), plain.size());
+  EXPECT_TRUE(DecompressesTo(c, plain));
+  Bytes other = plain;
+  other[250000] ^= 1;
+  EXPECT_FALSE(DecompressesTo(c, other));
+  EXPECT_FALSE(DecompressesTo(c, ByteView(plain).first(plain.size() - 1)));
+  Bytes longer = plain;
+  longer.push_back('x');
+  EXPECT_FALSE(DecompressesTo(c, longer));
+  EXPECT_FALSE(DecompressesTo(ByteView(c).first(c.size() / 2), plain));
+  EXPECT_TRUE(DecompressesTo(Compress({}), {}));
+}
+
 TEST(CompressTest, EmptyInput) {
   Bytes c = Compress({});
   auto back = DecompressExact(c, 0);

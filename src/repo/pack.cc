@@ -17,18 +17,39 @@ uint64_t PackSize(const std::vector<PackedBlob>& blobs) {
   return size;
 }
 
-PackWriter::PackWriter(BlobType type, size_t reserve) : type_(type) { data_.reserve(reserve); }
+PackWriter::PackWriter(BlobType type, std::unique_ptr<storage::ObjectWriter> out)
+    : type_(type), out_(std::move(out)) {}
 
-void PackWriter::Add(const Id& id, ByteView sealed, uint32_t uncompressed_length) {
-  HALLEY_CHECK(data_.size() + sealed.size() <= UINT32_MAX);
+Result<void> PackWriter::FlushBuffer() {
+  if (buffer_.empty()) return {};
+  HALLEY_RETURN_IF_ERROR(out_->Write(buffer_));
+  buffer_.clear();
+  return {};
+}
+
+Result<void> PackWriter::Write(ByteView data) {
+  hash_.Update(data);
+  if (buffer_.size() + data.size() > kWriteBuffer) HALLEY_RETURN_IF_ERROR(FlushBuffer());
+  if (data.size() >= kWriteBuffer) return out_->Write(data);
+  if (buffer_.capacity() < kWriteBuffer) buffer_.reserve(kWriteBuffer);
+  Append(buffer_, data);
+  return {};
+}
+
+Result<void> PackWriter::Add(const Id& id, ByteView sealed, uint32_t uncompressed_length) {
+  if (size_ + sealed.size() > UINT32_MAX) {
+    return Fail(ErrorCode::kInvalidArgument, "pack would exceed 4 GiB");
+  }
+  HALLEY_RETURN_IF_ERROR(Write(sealed));
   PackedBlob b;
   b.type = type_;
   b.id = id;
-  b.offset = static_cast<uint32_t>(data_.size());
+  b.offset = static_cast<uint32_t>(size_);
   b.length = static_cast<uint32_t>(sealed.size());
   b.uncompressed_length = uncompressed_length;
-  Append(data_, sealed);
+  size_ += sealed.size();
   blobs_.push_back(b);
+  return {};
 }
 
 Result<PackWriter::Finished> PackWriter::Finish(const crypto::Key& key) {
@@ -49,24 +70,23 @@ Result<PackWriter::Finished> PackWriter::Finish(const crypto::Key& key) {
     n += 32;
     header.insert(header.end(), entry, entry + n);
   }
-  size_t start = data_.size();
-  data_.resize(start + header.size() + crypto::kSealOverhead + 4);
-  crypto::SealTo(key, header, data_.data() + start);
+  Bytes tail(header.size() + crypto::kSealOverhead + 4);
+  crypto::SealTo(key, header, tail.data());
   // Verify before anyone can reference this pack (reliability.md: bad RAM happens).
-  Bytes check(header.size());
-  HALLEY_RETURN_IF_ERROR(crypto::OpenTo(
-      key, ByteView(data_.data() + start, header.size() + crypto::kSealOverhead), check.data()));
-  if (check != header) {
+  if (!crypto::OpensTo(key, ByteView(tail).first(tail.size() - 4), header)) {
     return Fail(ErrorCode::kCorruption, "detected data corruption while sealing a pack header");
   }
-  PutU32Le(data_.data() + data_.size() - 4,
+  PutU32Le(tail.data() + tail.size() - 4,
            static_cast<uint32_t>(header.size() + crypto::kSealOverhead));
+  HALLEY_RETURN_IF_ERROR(Write(tail));
+  HALLEY_RETURN_IF_ERROR(FlushBuffer());
   Finished f;
-  f.id = crypto::Sha256(data_);
-  f.data = std::move(data_);
+  f.id = hash_.Finish();
+  f.size = size_ + tail.size();
   f.blobs = std::move(blobs_);
-  data_ = Bytes();
+  f.out = std::move(out_);
   blobs_.clear();
+  size_ = 0;
   return f;
 }
 

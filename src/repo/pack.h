@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/id.h"
+#include "crypto/hash.h"
 #include "crypto/seal.h"
 #include "storage/blob_store.h"
 
@@ -35,29 +37,40 @@ inline constexpr size_t kMaxHeaderSize = 16 * 1024 * 1024 + 4;
 // Size of a pack holding `blobs` (sum of blob lengths + sealed header + 4).
 uint64_t PackSize(const std::vector<PackedBlob>& blobs);
 
-// Accumulates sealed blobs of one type into a pack in memory. Not thread-safe.
+// Writes sealed blobs of one type into a pack as they come, through an ObjectWriter (a
+// temporary file for a local vault), hashing as it goes. Small blobs are gathered into writes
+// of up to kWriteBuffer bytes: a system call per 2 KiB blob would cost more than the blob.
+// Not thread-safe.
 class PackWriter {
  public:
-  explicit PackWriter(BlobType type, size_t reserve = 0);
+  PackWriter(BlobType type, std::unique_ptr<storage::ObjectWriter> out);
 
   BlobType Type() const { return type_; }
   // Appends a sealed blob (iv||ct||tag).
-  void Add(const Id& id, ByteView sealed, uint32_t uncompressed_length);
-  size_t Size() const { return data_.size(); }
+  Result<void> Add(const Id& id, ByteView sealed, uint32_t uncompressed_length);
+  size_t Size() const { return size_; }
   size_t Count() const { return blobs_.size(); }
 
   struct Finished {
-    Id id;  // SHA-256 of `data`, the pack's name
-    Bytes data;
+    Id id;  // SHA-256 of the pack, its name
+    uint64_t size = 0;
     std::vector<PackedBlob> blobs;
+    std::unique_ptr<storage::ObjectWriter> out;  // to Commit() under the pack's name
   };
-  // Seals the header with `key`, verifies it opens again, and returns the finished pack.
-  // REQUIRES: Count() > 0. The writer is empty afterwards.
+  // Seals the header with `key`, verifies it opens again, and writes it.
+  // REQUIRES: Count() > 0. The writer is spent afterwards.
   Result<Finished> Finish(const crypto::Key& key);
 
  private:
+  static constexpr size_t kWriteBuffer = 1 << 20;
+  Result<void> Write(ByteView data);
+  Result<void> FlushBuffer();
+
   BlobType type_;
-  Bytes data_;
+  std::unique_ptr<storage::ObjectWriter> out_;
+  Bytes buffer_;  // written, not yet passed to out_
+  crypto::Sha256Hasher hash_;
+  size_t size_ = 0;
   std::vector<PackedBlob> blobs_;
 };
 

@@ -11,46 +11,55 @@ namespace halley::repo {
 namespace {
 
 struct Built {
-  PackWriter::Finished pack;
+  Id id;
+  Bytes data;
+  std::vector<PackedBlob> blobs;
   std::vector<Bytes> plaintexts;
 };
 
 Built BuildPack(const crypto::Key& key, int n) {
-  PackWriter w(BlobType::kData);
+  storage::MemBlobStore unused;
+  auto out = std::make_unique<storage::BufferedObjectWriter>(unused);
+  const storage::BufferedObjectWriter* buffer = out.get();
+  PackWriter w(BlobType::kData, std::move(out));
   Built b;
   for (int i = 0; i < n; ++i) {
     std::string text = "blob " + std::to_string(i) + std::string(static_cast<size_t>(i) * 10, 'x');
     Bytes plain = ToBytes(text);
     if (i % 2 == 0) {
       Bytes c = Compress(plain);
-      w.Add(crypto::Sha256(plain), crypto::Seal(key, c), static_cast<uint32_t>(plain.size()));
+      HALLEY_CHECK(
+          w.Add(crypto::Sha256(plain), crypto::Seal(key, c), static_cast<uint32_t>(plain.size())));
     } else {
-      w.Add(crypto::Sha256(plain), crypto::Seal(key, plain), 0);
+      HALLEY_CHECK(w.Add(crypto::Sha256(plain), crypto::Seal(key, plain), 0));
     }
     b.plaintexts.push_back(plain);
   }
   auto f = w.Finish(key);
   HALLEY_CHECK(f.has_value());
-  b.pack = std::move(*f);
+  HALLEY_CHECK(f->size == buffer->Data().size());
+  b.id = f->id;
+  b.data = buffer->Data();
+  b.blobs = f->blobs;
   return b;
 }
 
 TEST(PackTest, HeaderRoundTrip) {
   crypto::Key key = crypto::Key::Random();
   Built b = BuildPack(key, 5);
-  EXPECT_EQ(b.pack.id, crypto::Sha256(b.pack.data));
-  EXPECT_EQ(PackSize(b.pack.blobs), b.pack.data.size());
+  EXPECT_EQ(b.id, crypto::Sha256(b.data));
+  EXPECT_EQ(PackSize(b.blobs), b.data.size());
   // restic.md §1.6: Header_Length = 32 + entries (41 compressed, 37 plain).
-  uint32_t header_len = GetU32Le(b.pack.data.data() + b.pack.data.size() - 4);
+  uint32_t header_len = GetU32Le(b.data.data() + b.data.size() - 4);
   EXPECT_EQ(header_len, 32u + 3 * 41 + 2 * 37);
-  auto blobs = ParsePack(key, b.pack.data);
+  auto blobs = ParsePack(key, b.data);
   ASSERT_TRUE(blobs) << blobs.error().Message();
   ASSERT_EQ(blobs->size(), 5u);
   for (size_t i = 0; i < 5; ++i) {
     const PackedBlob& p = (*blobs)[i];
     EXPECT_EQ(p.id, crypto::Sha256(b.plaintexts[i]));
     EXPECT_EQ(p.Compressed(), i % 2 == 0);
-    auto plain = crypto::Open(key, ByteView(b.pack.data).subspan(p.offset, p.length));
+    auto plain = crypto::Open(key, ByteView(b.data).subspan(p.offset, p.length));
     ASSERT_TRUE(plain);
   }
 }
@@ -61,8 +70,8 @@ TEST(PackTest, LoadHeaderFromStoreSmallAndLarge) {
   ASSERT_TRUE(store.Create());
   for (int n : {1, 15, 40}) {  // 40 entries do not fit the first tail read
     Built b = BuildPack(key, n);
-    ASSERT_TRUE(store.Put({storage::ObjectType::kData, b.pack.id.Hex()}, b.pack.data));
-    auto blobs = LoadPackHeader(store, key, b.pack.id, b.pack.data.size());
+    ASSERT_TRUE(store.Put({storage::ObjectType::kData, b.id.Hex()}, b.data));
+    auto blobs = LoadPackHeader(store, key, b.id, b.data.size());
     ASSERT_TRUE(blobs) << blobs.error().Message();
     EXPECT_EQ(blobs->size(), static_cast<size_t>(n));
     EXPECT_EQ(blobs->back().id, crypto::Sha256(b.plaintexts.back()));
@@ -72,16 +81,16 @@ TEST(PackTest, LoadHeaderFromStoreSmallAndLarge) {
 TEST(PackTest, DetectsDamage) {
   crypto::Key key = crypto::Key::Random();
   Built b = BuildPack(key, 3);
-  Bytes bad = b.pack.data;
+  Bytes bad = b.data;
   bad[bad.size() - 10] ^= 1;  // inside the sealed header
   EXPECT_EQ(ParsePack(key, bad).error().Code(), ErrorCode::kCorruption);
-  Bytes shorter(b.pack.data.begin() + 1, b.pack.data.end());  // blob area no longer matches
+  Bytes shorter(b.data.begin() + 1, b.data.end());  // blob area no longer matches
   EXPECT_EQ(ParsePack(key, shorter).error().Code(), ErrorCode::kCorruption);
-  Bytes len = b.pack.data;
+  Bytes len = b.data;
   PutU32Le(len.data() + len.size() - 4, 0xffffff);
   EXPECT_EQ(ParsePack(key, len).error().Code(), ErrorCode::kCorruption);
-  EXPECT_EQ(ParsePack(key, ByteView(b.pack.data).first(50)).error().Code(), ErrorCode::kCorruption);
-  EXPECT_EQ(ParsePack(crypto::Key::Random(), b.pack.data).error().Code(), ErrorCode::kCorruption);
+  EXPECT_EQ(ParsePack(key, ByteView(b.data).first(50)).error().Code(), ErrorCode::kCorruption);
+  EXPECT_EQ(ParsePack(crypto::Key::Random(), b.data).error().Code(), ErrorCode::kCorruption);
 }
 
 TEST(PackTest, ParseHeaderRejectsBadEntries) {

@@ -38,7 +38,6 @@ namespace {
 struct Scratch {
   Bytes compressed;
   Bytes sealed;
-  Bytes check;
 };
 Scratch& ThreadScratch() {
   thread_local Scratch s;
@@ -270,11 +269,21 @@ Result<void> Repository::ReloadIndex() {
   return LoadIndex();
 }
 
-Result<Bytes> Repository::DecodeBlob(const Id& id, ByteView sealed,
-                                     uint32_t uncompressed_length) const {
-  HALLEY_ASSIGN_OR_RETURN(Bytes plain, crypto::Open(key_, sealed));
+Result<ByteView> Repository::DecodeBlobInto(const Id& id, ByteView sealed,
+                                            uint32_t uncompressed_length,
+                                            DecodeScratch& scratch) const {
+  if (sealed.size() < crypto::kSealOverhead) {
+    return Fail(ErrorCode::kCorruption, "ciphertext too short");
+  }
+  const size_t n = sealed.size() - crypto::kSealOverhead;
+  if (scratch.opened.size() < n) scratch.opened.resize(n);
+  HALLEY_RETURN_IF_ERROR(crypto::OpenTo(key_, sealed, scratch.opened.data()));
+  ByteView plain = ByteView(scratch.opened).first(n);
   if (uncompressed_length != 0) {
-    HALLEY_ASSIGN_OR_RETURN(plain, DecompressExact(plain, uncompressed_length));
+    if (scratch.plain.size() < uncompressed_length) scratch.plain.resize(uncompressed_length);
+    MutableByteView out = MutableByteView(scratch.plain).first(uncompressed_length);
+    HALLEY_RETURN_IF_ERROR(DecompressExactTo(plain, out));
+    plain = out;
   }
   Id got = crypto::Sha256(plain);
   if (got != id) {
@@ -282,6 +291,18 @@ Result<Bytes> Repository::DecodeBlob(const Id& id, ByteView sealed,
                 "hash mismatch: blob " + id.Short() + " has hash " + got.Short());
   }
   return plain;
+}
+
+Result<Bytes> Repository::DecodeBlob(const Id& id, ByteView sealed,
+                                     uint32_t uncompressed_length) const {
+  DecodeScratch scratch;
+  HALLEY_ASSIGN_OR_RETURN(ByteView plain, DecodeBlobInto(id, sealed, uncompressed_length, scratch));
+  if (uncompressed_length == 0) {
+    scratch.opened.resize(plain.size());
+    return std::move(scratch.opened);
+  }
+  scratch.plain.resize(plain.size());
+  return std::move(scratch.plain);
 }
 
 Result<Bytes> Repository::LoadBlob(BlobType type, const Id& id) {
@@ -320,31 +341,25 @@ Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintex
   uint32_t uncompressed_length = 0;
   ByteView payload = plaintext;
   if (options_.compression != Compression::kOff || type == BlobType::kTree) {
-    s.compressed.clear();
-    CompressTo(plaintext, Level(options_.compression), s.compressed);
+    // Scratch buffers only grow: resizing a cleared vector would zero it for every blob.
+    size_t bound = CompressBound(plaintext.size());
+    if (s.compressed.size() < bound) s.compressed.resize(bound);
+    size_t n = CompressInto(plaintext, Level(options_.compression), s.compressed);
     // Incompressible data blobs are stored as they are (restic reads both forms); a blob of
     // length 0 can never be marked compressed.
-    if (type == BlobType::kTree || (s.compressed.size() < plaintext.size())) {
-      if (!plaintext.empty()) {
-        payload = s.compressed;
-        uncompressed_length = static_cast<uint32_t>(plaintext.size());
-      }
+    if ((type == BlobType::kTree || n < plaintext.size()) && !plaintext.empty()) {
+      payload = ByteView(s.compressed).first(n);
+      uncompressed_length = static_cast<uint32_t>(plaintext.size());
     }
   }
-  s.sealed.resize(payload.size() + crypto::kSealOverhead);
+  const size_t sealed_size = payload.size() + crypto::kSealOverhead;
+  if (s.sealed.size() < sealed_size) s.sealed.resize(sealed_size);
+  ByteView sealed = ByteView(s.sealed).first(sealed_size);
   crypto::SealTo(key_, payload, s.sealed.data());
 
   // Verify before upload: decrypt, decompress and compare with what we were given.
-  s.check.resize(payload.size());
-  HALLEY_RETURN_IF_ERROR(crypto::OpenTo(key_, s.sealed, s.check.data()));
-  bool ok;
-  if (uncompressed_length != 0) {
-    Bytes back(plaintext.size());
-    ok = DecompressExactTo(s.check, back).has_value() &&
-         std::equal(back.begin(), back.end(), plaintext.begin());
-  } else {
-    ok = std::equal(s.check.begin(), s.check.end(), plaintext.begin(), plaintext.end());
-  }
+  bool ok = crypto::OpensTo(key_, sealed, payload) &&
+            (uncompressed_length == 0 || DecompressesTo(payload, plaintext));
   if (!ok) {
     Error e(ErrorCode::kCorruption,
             "detected data corruption while saving blob " + id.Short() + ": verification failed");
@@ -362,15 +377,26 @@ Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintex
   {
     OpenPack& p = *packs[slot];
     std::lock_guard lock(p.mu);
-    if (!p.writer) p.writer = std::make_unique<PackWriter>(type, TargetPackSize(type) + (1 << 20));
-    p.writer->Add(id, s.sealed, uncompressed_length);
+    auto added = [&]() -> Result<void> {
+      if (!p.writer) {
+        HALLEY_ASSIGN_OR_RETURN(auto out, store_.NewWriter(ObjectType::kData));
+        p.writer = std::make_unique<PackWriter>(type, std::move(out));
+      }
+      return p.writer->Add(id, sealed, uncompressed_length);
+    }();
+    if (!added) {
+      p.writer.reset();  // its blobs are lost with it: fail the whole run
+      Error e = added.error().WithContext("writing a pack");
+      SetError(e);
+      return Fail(e);
+    }
     if (p.writer->Size() >= TargetPackSize(type)) full = std::move(p.writer);
   }
   {
     std::lock_guard lock(upload_mu_);
     (type == BlobType::kTree ? stats_.tree_blobs : stats_.data_blobs)++;
     stats_.data_added += plaintext.size();
-    stats_.data_added_packed += s.sealed.size();
+    stats_.data_added_packed += sealed_size;
   }
   if (full) HALLEY_RETURN_IF_ERROR(Enqueue(std::move(full)));
   return true;
@@ -427,9 +453,10 @@ void Repository::UploadLoop() {
       failed = error_.has_value();
     }
     Result<void> put =
-        failed ? Result<void>{} : store_.Put(Handle(ObjectType::kData, up.pack.id), up.pack.data);
+        failed ? Result<void>{} : up.pack.out->Commit(Handle(ObjectType::kData, up.pack.id));
     if (!put && put.error().Code() == ErrorCode::kAlreadyExists) put = {};  // same name, same bytes
     if (!put) SetError(put.error().WithContext("saving pack " + up.pack.id.Short()));
+    up.pack.out.reset();  // an uncommitted temporary file goes now
     std::vector<IndexPack> to_write;
     if (put && !failed) {
       index_.AddPack(up.pack.id, up.pack.blobs);

@@ -111,6 +111,14 @@ class Repository {
   Result<Bytes> LoadBlob(BlobType type, const Id& id);
   // Decodes one sealed blob read from a pack (open, decompress, hash check).
   Result<Bytes> DecodeBlob(const Id& id, ByteView sealed, uint32_t uncompressed_length) const;
+  // Grow-only buffers that a thread reuses blob after blob (fresh memory costs page faults).
+  struct DecodeScratch {
+    Bytes opened;
+    Bytes plain;
+  };
+  // DecodeBlob into `scratch`: returns a view into it, valid until its next use.
+  Result<ByteView> DecodeBlobInto(const Id& id, ByteView sealed, uint32_t uncompressed_length,
+                                  DecodeScratch& scratch) const;
 
   // Saves a blob unless the vault has it already (or it is being saved); `id` must be the
   // SHA-256 of `plaintext`. The CPU work runs on the calling thread; uploads run in the

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "storage/blob_store.h"
 
+#include <algorithm>
+
 namespace halley::storage {
 
 std::string_view ObjectTypeDir(ObjectType type) {
@@ -45,6 +47,25 @@ Result<void> ValidateHandle(const ObjectHandle& h) {
                                                  "/");
   }
   return {};
+}
+
+Result<void> BufferedObjectWriter::Write(ByteView data) {
+  Append(data_, data);
+  return {};
+}
+
+Result<void> BufferedObjectWriter::Commit(const ObjectHandle& h) { return store_.Put(h, data_); }
+
+Result<void> BlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) {
+  if (out.empty()) return {};
+  HALLEY_ASSIGN_OR_RETURN(Bytes data, Get(h, offset, out.size()));
+  if (data.size() != out.size()) return Fail(ErrorCode::kCorruption, h.Path() + ": short read");
+  std::copy(data.begin(), data.end(), out.begin());
+  return {};
+}
+
+Result<std::unique_ptr<ObjectWriter>> BlobStore::NewWriter(ObjectType) {
+  return std::unique_ptr<ObjectWriter>(new BufferedObjectWriter(*this));
 }
 
 }  // namespace halley::storage

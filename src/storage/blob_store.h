@@ -62,6 +62,33 @@ struct ObjectInfo {
 
 using ListCallback = std::function<Result<void>(const ObjectInfo&)>;
 
+class BlobStore;
+
+// An object written piece by piece before its name is known (a pack is named by the hash of
+// its content). Nothing is visible in the store before Commit(); destroying a writer that was
+// not committed discards what it wrote. Not thread-safe: one writer, one thread at a time.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Result<void> Write(ByteView data) = 0;
+  // Publishes everything written as `h`, with Put()'s guarantees (atomic, durable, no
+  // overwrite: kAlreadyExists). Call at most once.
+  virtual Result<void> Commit(const ObjectHandle& h) = 0;
+};
+
+// The default ObjectWriter: keeps the bytes in memory and Put()s them at Commit().
+class BufferedObjectWriter final : public ObjectWriter {
+ public:
+  explicit BufferedObjectWriter(BlobStore& store) : store_(store) {}
+  Result<void> Write(ByteView data) override;
+  Result<void> Commit(const ObjectHandle& h) override;
+  const Bytes& Data() const { return data_; }
+
+ private:
+  BlobStore& store_;
+  Bytes data_;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -76,9 +103,18 @@ class BlobStore {
   // Stores `data` under `h` (atomic, durable, never overwriting: see above).
   virtual Result<void> Put(const ObjectHandle& h, ByteView data) = 0;
 
+  // Starts an object of `type` to be written in pieces and named at Commit(). The default
+  // buffers it in memory (BufferedObjectWriter); stores that can stream to their medium (local
+  // files) override it so that a pack being assembled costs no memory.
+  virtual Result<std::unique_ptr<ObjectWriter>> NewWriter(ObjectType type);
+
   // Returns `length` bytes starting at `offset`; length 0 means "to the end". kNotFound if the
   // object does not exist; kCorruption if it is shorter than offset + length.
   virtual Result<Bytes> Get(const ObjectHandle& h, uint64_t offset = 0, uint64_t length = 0) = 0;
+
+  // Reads exactly out.size() bytes at `offset` into `out`, so that a caller reading many
+  // objects reuses its buffers (fresh memory costs page faults). Errors as Get().
+  virtual Result<void> ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out);
 
   // Returns the size of the object, or kNotFound.
   virtual Result<uint64_t> Stat(const ObjectHandle& h) = 0;

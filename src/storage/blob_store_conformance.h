@@ -197,6 +197,74 @@ TEST_P(BlobStoreConformanceTest, PutNeverOverwrites) {
   EXPECT_EQ(keys->size(), 1u);
 }
 
+TEST_P(BlobStoreConformanceTest, ReadAtFillsTheCallersBuffer) {
+  const Bytes data = RandomBytes(1 << 20, 44);
+  const ObjectHandle h = NewHandle(ObjectType::kData);
+  ASSERT_TRUE(Succeeds(Store().Put(h, data)));
+  Bytes buffer(data.size() + 10, 0xee);
+  const std::pair<uint64_t, size_t> ranges[] = {
+      {0, 1}, {0, 1 << 20}, {12345, 777}, {(1 << 20) - 3, 3}};
+  for (auto [off, len] : ranges) {
+    SCOPED_TRACE(std::to_string(off) + "+" + std::to_string(len));
+    ASSERT_TRUE(Succeeds(Store().ReadAt(h, off, MutableByteView(buffer).first(len))));
+    EXPECT_TRUE(SameBytes(ByteView(buffer).first(len), ByteView(data).subspan(off, len)));
+  }
+  EXPECT_EQ(buffer[1 << 20], 0xee);
+  EXPECT_TRUE(FailsWith(Store().ReadAt(h, (1 << 20) - 3, MutableByteView(buffer).first(4)),
+                        ErrorCode::kCorruption));
+  EXPECT_TRUE(
+      FailsWith(Store().ReadAt(NewHandle(ObjectType::kData), 0, MutableByteView(buffer).first(4)),
+                ErrorCode::kNotFound));
+}
+
+TEST_P(BlobStoreConformanceTest, WriterPublishesOnlyAtCommit) {
+  const Bytes data = RandomBytes(3 << 20, 40);
+  const ObjectHandle h = NewHandle(ObjectType::kData);
+  auto w = Store().NewWriter(ObjectType::kData);
+  ASSERT_TRUE(Succeeds(w));
+  // Written in uneven pieces, as a pack is assembled blob by blob.
+  for (size_t off = 0; off < data.size();) {
+    size_t n = std::min<size_t>(data.size() - off, 1 + off % 700001);
+    ASSERT_TRUE(Succeeds((*w)->Write(ByteView(data).subspan(off, n))));
+    off += n;
+  }
+  EXPECT_TRUE(FailsWith(Store().Stat(h), ErrorCode::kNotFound));
+  auto before = ListAll(Store(), ObjectType::kData);
+  ASSERT_TRUE(Succeeds(before));
+  EXPECT_TRUE(before->empty());
+  ASSERT_TRUE(Succeeds((*w)->Commit(h)));
+  auto got = Store().Get(h);
+  ASSERT_TRUE(Succeeds(got));
+  EXPECT_TRUE(SameBytes(*got, data));
+  auto after = ListAll(Store(), ObjectType::kData);
+  ASSERT_TRUE(Succeeds(after));
+  EXPECT_EQ(after->size(), 1u);
+}
+
+TEST_P(BlobStoreConformanceTest, WriterNeverOverwritesAndDiscardsWhenDropped) {
+  const ObjectHandle h = NewHandle(ObjectType::kSnapshot);
+  const Bytes original = RandomBytes(1000, 41);
+  ASSERT_TRUE(Succeeds(Store().Put(h, original)));
+  {
+    auto w = Store().NewWriter(ObjectType::kSnapshot);
+    ASSERT_TRUE(Succeeds(w));
+    ASSERT_TRUE(Succeeds((*w)->Write(RandomBytes(2000, 42))));
+    EXPECT_TRUE(FailsWith((*w)->Commit(h), ErrorCode::kAlreadyExists));
+  }
+  {
+    auto w = Store().NewWriter(ObjectType::kSnapshot);
+    ASSERT_TRUE(Succeeds(w));
+    ASSERT_TRUE(Succeeds((*w)->Write(RandomBytes(2000, 43))));
+    // Dropped without Commit(): nothing appears.
+  }
+  auto got = Store().Get(h);
+  ASSERT_TRUE(Succeeds(got));
+  EXPECT_TRUE(SameBytes(*got, original));
+  auto all = ListAll(Store(), ObjectType::kSnapshot);
+  ASSERT_TRUE(Succeeds(all));
+  EXPECT_EQ(all->size(), 1u);
+}
+
 TEST_P(BlobStoreConformanceTest, InvalidNamesAreRejectedEverywhere) {
   const std::string hex64(64, 'a');
   const ObjectHandle bad[] = {

@@ -168,7 +168,7 @@ bool IsObjectName(std::string_view s) { return s.size() == 64 && IsLowerHex(s); 
 bool IsShardName(std::string_view s) { return s.size() == 2 && IsLowerHex(s); }
 
 // Temporary names start with '.', so they can never collide with or be listed as objects.
-std::string TempName(const std::string& name) {
+std::string TempName() {
   static std::atomic<uint64_t> counter{0};
   uint64_t r = 0;
   if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r)) {
@@ -178,7 +178,7 @@ std::string TempName(const std::string& name) {
   }
   uint8_t bytes[sizeof r];
   for (size_t i = 0; i < sizeof r; ++i) bytes[i] = static_cast<uint8_t>(r >> (8 * i));
-  return ".tmp-" + name + "-" + HexEncode(bytes);
+  return ".tmp-" + HexEncode(bytes);
 }
 
 struct DirCloser {
@@ -296,32 +296,69 @@ Result<void> LocalBlobStore::Create() {
   return FsyncDirs(dirty);
 }
 
-Result<void> LocalBlobStore::Put(const ObjectHandle& h, ByteView data) {
-  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
-  const std::string path = FilePath(root_, h);
-  const std::string dir_path = DirPath(root_, h);
-  HALLEY_ASSIGN_OR_RETURN(UniqueFd dir, OpenParentDir(root_, h));
+namespace {
 
-  std::string tmp;
-  UniqueFd file;
-  for (int attempt = 0;; ++attempt) {
-    tmp = TempName(h.name);
-    file.Reset(OpenAt(dir.Get(), tmp, O_WRONLY | O_CREAT | O_EXCL, kTempMode));
-    if (file.Valid()) break;
-    if (errno != EEXIST || attempt == 5) {
-      return Fail(ErrnoError("create " + dir_path + "/" + tmp, errno));
-    }
+// Opens the directory of `type` (the root for config), creating a missing type directory but
+// never the root.
+Result<UniqueFd> OpenTypeDir(const std::string& root, ObjectType type, std::string& path) {
+  path = type == ObjectType::kConfig ? root : root + "/" + std::string(ObjectTypeDir(type));
+  UniqueFd fd(OpenAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY));
+  if (fd.Valid()) return fd;
+  if (errno != ENOENT || type == ObjectType::kConfig)
+    return Fail(ErrnoError("open " + path, errno));
+  HALLEY_ASSIGN_OR_RETURN(bool made, MakeDir(path));
+  if (made) HALLEY_RETURN_IF_ERROR(FsyncDir(root));
+  fd.Reset(OpenAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY));
+  if (!fd.Valid()) return Fail(ErrnoError("open " + path, errno));
+  return fd;
+}
+
+// A temporary file in the type directory, published under its final name by Commit().
+class LocalObjectWriter final : public ObjectWriter {
+ public:
+  LocalObjectWriter(std::string root, LocalBlobStore::Options options, ObjectType type,
+                    UniqueFd dir, std::string dir_path, std::string tmp, UniqueFd file)
+      : root_(std::move(root)),
+        options_(options),
+        type_(type),
+        dir_(std::move(dir)),
+        dir_path_(std::move(dir_path)),
+        file_(std::move(file)),
+        guard_(dir_.Get(), tmp),
+        tmp_(std::move(tmp)) {}
+
+  Result<void> Write(ByteView data) override {
+    if (!file_.Valid()) return Fail(ErrorCode::kInvalidArgument, "write after commit");
+    return WriteAll(file_.Get(), data, dir_path_ + "/" + tmp_);
   }
-  TempFileGuard guard(dir.Get(), tmp);
 
-  HALLEY_RETURN_IF_ERROR(WriteAll(file.Get(), data, path));
+  Result<void> Commit(const ObjectHandle& h) override;
+
+ private:
+  const std::string root_;
+  const LocalBlobStore::Options options_;
+  const ObjectType type_;
+  UniqueFd dir_;
+  const std::string dir_path_;
+  UniqueFd file_;
+  TempFileGuard guard_;
+  const std::string tmp_;
+};
+
+Result<void> LocalObjectWriter::Commit(const ObjectHandle& h) {
+  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
+  if (h.type != type_ || !file_.Valid()) {
+    return Fail(ErrorCode::kInvalidArgument, "commit of " + h.Path() + ": wrong type or twice");
+  }
+  const std::string path = FilePath(root_, h);
   // Read-only before it gets its final name, so the object is never visible writable.
   // Filesystems without permissions (vfat, some FUSE mounts) refuse; that is harmless.
-  if (::fchmod(file.Get(), kFileMode) != 0 && errno != EPERM && errno != EOPNOTSUPP) {
+  if (::fchmod(file_.Get(), kFileMode) != 0 && errno != EPERM && errno != EOPNOTSUPP) {
     return Fail(ErrnoError("chmod " + path, errno));
   }
-  HALLEY_RETURN_IF_ERROR(Fsync(file.Get(), path));
-  if (file.Close() != 0) return Fail(ErrnoError("close " + path, errno));
+  HALLEY_RETURN_IF_ERROR(Fsync(file_.Get(), path));
+  if (file_.Close() != 0) return Fail(ErrnoError("close " + path, errno));
+  HALLEY_ASSIGN_OR_RETURN(UniqueFd target, OpenParentDir(root_, h));
 
   // Publish without ever replacing an existing object, atomically: renameat2 if the
   // filesystem supports RENAME_NOREPLACE, else link() (which also fails on an existing name)
@@ -329,12 +366,12 @@ Result<void> LocalBlobStore::Put(const ObjectHandle& h, ByteView data) {
   int rc = -1;
   int err = EINVAL;
   if (options_.rename_noreplace) {
-    rc = ::renameat2(dir.Get(), tmp.c_str(), dir.Get(), h.name.c_str(), RENAME_NOREPLACE);
+    rc = ::renameat2(dir_.Get(), tmp_.c_str(), target.Get(), h.name.c_str(), RENAME_NOREPLACE);
     err = errno;
   }
   bool renamed = rc == 0;
   if (rc != 0 && (err == EINVAL || err == ENOSYS)) {
-    rc = ::linkat(dir.Get(), tmp.c_str(), dir.Get(), h.name.c_str(), 0);
+    rc = ::linkat(dir_.Get(), tmp_.c_str(), target.Get(), h.name.c_str(), 0);
     err = errno;
   }
   if (rc != 0) {
@@ -342,14 +379,55 @@ Result<void> LocalBlobStore::Put(const ObjectHandle& h, ByteView data) {
     return Fail(ErrnoError("publish " + path, err));
   }
   if (renamed) {
-    guard.Dismiss();
+    guard_.Dismiss();
   } else {
-    guard.RemoveNow();  // the object is published; drop the second name before the dir fsync
+    guard_.RemoveNow();  // the object is published; drop the second name before the dir fsync
   }
-  return Fsync(dir.Get(), dir_path);
+  return Fsync(target.Get(), DirPath(root_, h));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> LocalBlobStore::NewWriter(ObjectType type) {
+  std::string dir_path;
+  HALLEY_ASSIGN_OR_RETURN(UniqueFd dir, OpenTypeDir(root_, type, dir_path));
+  std::string tmp;
+  UniqueFd file;
+  for (int attempt = 0;; ++attempt) {
+    tmp = TempName();
+    file.Reset(OpenAt(dir.Get(), tmp, O_WRONLY | O_CREAT | O_EXCL, kTempMode));
+    if (file.Valid()) break;
+    if (errno != EEXIST || attempt == 5) {
+      return Fail(ErrnoError("create " + dir_path + "/" + tmp, errno));
+    }
+  }
+  return std::unique_ptr<ObjectWriter>(new LocalObjectWriter(
+      root_, options_, type, std::move(dir), std::move(dir_path), std::move(tmp), std::move(file)));
+}
+
+Result<void> LocalBlobStore::Put(const ObjectHandle& h, ByteView data) {
+  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
+  HALLEY_ASSIGN_OR_RETURN(auto writer, NewWriter(h.type));
+  HALLEY_RETURN_IF_ERROR(writer->Write(data));
+  return writer->Commit(h);
 }
 
 Result<Bytes> LocalBlobStore::Get(const ObjectHandle& h, uint64_t offset, uint64_t length) {
+  Bytes out;
+  HALLEY_RETURN_IF_ERROR(Read(h, offset, length, [&](uint64_t n) {
+    out.resize(n);
+    return MutableByteView(out);
+  }));
+  return out;
+}
+
+Result<void> LocalBlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) {
+  if (out.empty()) return {};
+  return Read(h, offset, out.size(), [&](uint64_t) { return out; });
+}
+
+Result<void> LocalBlobStore::Read(const ObjectHandle& h, uint64_t offset, uint64_t length,
+                                  const std::function<MutableByteView(uint64_t)>& buffer) {
   HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
   const std::string path = FilePath(root_, h);
   UniqueFd fd(OpenAt(AT_FDCWD, path, O_RDONLY));
@@ -367,7 +445,7 @@ Result<Bytes> LocalBlobStore::Get(const ObjectHandle& h, uint64_t offset, uint64
   }
   if (length == 0) length = size - offset;
 
-  Bytes out(length);
+  MutableByteView out = buffer(length);
   uint64_t done = 0;
   while (done < length) {
     const size_t chunk = static_cast<size_t>(std::min<uint64_t>(length - done, kMaxIo));
@@ -383,7 +461,7 @@ Result<Bytes> LocalBlobStore::Get(const ObjectHandle& h, uint64_t offset, uint64
     }
     done += static_cast<uint64_t>(n);
   }
-  return out;
+  return {};
 }
 
 Result<uint64_t> LocalBlobStore::Stat(const ObjectHandle& h) {

@@ -8,10 +8,11 @@
 //   root/{keys,locks,snapshots,index,packindex}/<64 hex>
 //
 // Directories are mode 0700 and objects 0400 (immutable), as restic makes them.
-// Put() writes a temporary file in the target directory (".tmp-<name>-<random>", which can
-// never be a valid object name and is never listed), fsyncs it, publishes it under the final
-// name with renameat2(RENAME_NOREPLACE) (or link()+unlink() where the filesystem lacks it), and
-// fsyncs the directory. A Put() that fails at any step removes its temporary file. Missing
+// Put() and NewWriter() write a temporary file in the type directory (".tmp-<16 hex>", which
+// can never be a valid object name and is never listed; data/ for packs), fsync it, publish it
+// under the final name with renameat2(RENAME_NOREPLACE) (or link()+unlink() where the
+// filesystem lacks it), and fsync the directory that gained the name. A Put() that fails at
+// any step, and a writer destroyed before its Commit(), remove the temporary file. Missing
 // type or shard directories below an existing root are created on demand (tools that copy
 // vaults often drop empty directories, and restic does not make packindex/); a missing root
 // is never created except by Create(), so a mistyped path fails with kNotFound instead of
@@ -24,6 +25,7 @@
 // Thread-safe: the object holds no mutable state; concurrency is the kernel's.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -50,13 +52,19 @@ class LocalBlobStore final : public BlobStore {
   // data/xx shards. kAlreadyExists if root/config exists.
   Result<void> Create() override;
   Result<void> Put(const ObjectHandle& h, ByteView data) override;
+  Result<std::unique_ptr<ObjectWriter>> NewWriter(ObjectType type) override;
   Result<Bytes> Get(const ObjectHandle& h, uint64_t offset = 0, uint64_t length = 0) override;
+  Result<void> ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) override;
   Result<uint64_t> Stat(const ObjectHandle& h) override;
   Result<void> List(ObjectType type, const ListCallback& fn) override;
   Result<void> Remove(const ObjectHandle& h) override;
 
  private:
   LocalBlobStore(std::string root, Options options) : root_(std::move(root)), options_(options) {}
+  // Reads `length` bytes at `offset` (0: to the end) into the buffer `buffer(length)` returns,
+  // once the range is known to be inside the object.
+  Result<void> Read(const ObjectHandle& h, uint64_t offset, uint64_t length,
+                    const std::function<MutableByteView(uint64_t)>& buffer);
 
   const std::string root_;
   const Options options_;

@@ -168,6 +168,33 @@ TEST_F(LocalBlobStoreTest, NoTemporaryFileSurvivesAPut) {
   EXPECT_TRUE(TempFilesUnder(root_).empty());
 }
 
+TEST_F(LocalBlobStoreTest, AWriterStreamsToATemporaryFileUntilCommit) {
+  ASSERT_TRUE(Succeeds(store_->Create()));
+  const ObjectHandle h = NewHandle(ObjectType::kData, "ab");
+  const Bytes data = RandomBytes(200000, 6);
+  {
+    auto w = store_->NewWriter(ObjectType::kData);
+    ASSERT_TRUE(Succeeds(w));
+    ASSERT_TRUE(Succeeds((*w)->Write(ByteView(data).first(1000))));
+    auto temps = TempFilesUnder(root_);
+    ASSERT_EQ(temps.size(), 1u);
+    EXPECT_EQ(fs::path(temps[0]).parent_path(), fs::path(root_ + "/data"));
+    EXPECT_EQ(fs::file_size(temps[0]), 1000u) << "written through, not buffered";
+    ASSERT_TRUE(Succeeds((*w)->Write(ByteView(data).subspan(1000))));
+    EXPECT_TRUE(FailsWith((*w)->Commit({ObjectType::kKey, h.name}), ErrorCode::kInvalidArgument));
+    ASSERT_TRUE(Succeeds((*w)->Commit(h)));
+    EXPECT_FALSE((*w)->Write(data)) << "a committed writer takes no more data";
+  }
+  EXPECT_EQ(ModeOf(root_ + "/data/ab/" + h.name), S_IFREG | 0400);
+  EXPECT_TRUE(TempFilesUnder(root_).empty());
+  {
+    auto w = store_->NewWriter(ObjectType::kData);
+    ASSERT_TRUE(Succeeds(w));
+    ASSERT_TRUE(Succeeds((*w)->Write(data)));
+  }
+  EXPECT_TRUE(TempFilesUnder(root_).empty()) << "a dropped writer removes its file";
+}
+
 TEST_F(LocalBlobStoreTest, LinkPublishFallbackKeepsTheContract) {
   auto store = LocalBlobStore::Open(root_, {.rename_noreplace = false});
   ASSERT_TRUE(Succeeds(store));
