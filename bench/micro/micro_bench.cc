@@ -317,7 +317,7 @@ void BM_PackWriter(benchmark::State& state) {
   storage::MemBlobStore store;
   for (auto _ : state) {
     repo::PackWriter writer(repo::BlobType::kData,
-                            Must(store.NewWriter(storage::ObjectType::kData)));
+                            Must(store.NewWriter(storage::ObjectType::kData, 17 << 20)));
     for (size_t i = 0; i < kBlobs; ++i) Must(writer.Add(ids[i], sealed[i], 0));
     auto finished = Must(writer.Finish(key));
     benchmark::DoNotOptimize(finished.id);

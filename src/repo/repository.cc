@@ -379,7 +379,8 @@ Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintex
     std::lock_guard lock(p.mu);
     auto added = [&]() -> Result<void> {
       if (!p.writer) {
-        HALLEY_ASSIGN_OR_RETURN(auto out, store_.NewWriter(ObjectType::kData));
+        HALLEY_ASSIGN_OR_RETURN(
+            auto out, store_.NewWriter(ObjectType::kData, TargetPackSize(type) + (1 << 20)));
         p.writer = std::make_unique<PackWriter>(type, std::move(out));
       }
       return p.writer->Add(id, sealed, uncompressed_length);

@@ -64,8 +64,8 @@ Result<void> BlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, MutableBy
   return {};
 }
 
-Result<std::unique_ptr<ObjectWriter>> BlobStore::NewWriter(ObjectType) {
-  return std::unique_ptr<ObjectWriter>(new BufferedObjectWriter(*this));
+Result<std::unique_ptr<ObjectWriter>> BlobStore::NewWriter(ObjectType, size_t size_hint) {
+  return std::unique_ptr<ObjectWriter>(new BufferedObjectWriter(*this, size_hint));
 }
 
 }  // namespace halley::storage

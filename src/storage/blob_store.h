@@ -79,7 +79,9 @@ class ObjectWriter {
 // The default ObjectWriter: keeps the bytes in memory and Put()s them at Commit().
 class BufferedObjectWriter final : public ObjectWriter {
  public:
-  explicit BufferedObjectWriter(BlobStore& store) : store_(store) {}
+  explicit BufferedObjectWriter(BlobStore& store, size_t size_hint = 0) : store_(store) {
+    data_.reserve(size_hint);
+  }
   Result<void> Write(ByteView data) override;
   Result<void> Commit(const ObjectHandle& h) override;
   const Bytes& Data() const { return data_; }
@@ -103,10 +105,11 @@ class BlobStore {
   // Stores `data` under `h` (atomic, durable, never overwriting: see above).
   virtual Result<void> Put(const ObjectHandle& h, ByteView data) = 0;
 
-  // Starts an object of `type` to be written in pieces and named at Commit(). The default
-  // buffers it in memory (BufferedObjectWriter); stores that can stream to their medium (local
-  // files) override it so that a pack being assembled costs no memory.
-  virtual Result<std::unique_ptr<ObjectWriter>> NewWriter(ObjectType type);
+  // Starts an object of `type` to be written in pieces and named at Commit(); `size_hint` is
+  // the size it will probably reach. The default buffers it in memory (BufferedObjectWriter,
+  // reserving the hint at once so that it never grows by copying); stores that can stream to
+  // their medium (local files) override it so that a pack being assembled costs no memory.
+  virtual Result<std::unique_ptr<ObjectWriter>> NewWriter(ObjectType type, size_t size_hint = 0);
 
   // Returns `length` bytes starting at `offset`; length 0 means "to the end". kNotFound if the
   // object does not exist; kCorruption if it is shorter than offset + length.

@@ -388,7 +388,7 @@ Result<void> LocalObjectWriter::Commit(const ObjectHandle& h) {
 
 }  // namespace
 
-Result<std::unique_ptr<ObjectWriter>> LocalBlobStore::NewWriter(ObjectType type) {
+Result<std::unique_ptr<ObjectWriter>> LocalBlobStore::NewWriter(ObjectType type, size_t) {
   std::string dir_path;
   HALLEY_ASSIGN_OR_RETURN(UniqueFd dir, OpenTypeDir(root_, type, dir_path));
   std::string tmp;

@@ -52,7 +52,7 @@ class LocalBlobStore final : public BlobStore {
   // data/xx shards. kAlreadyExists if root/config exists.
   Result<void> Create() override;
   Result<void> Put(const ObjectHandle& h, ByteView data) override;
-  Result<std::unique_ptr<ObjectWriter>> NewWriter(ObjectType type) override;
+  Result<std::unique_ptr<ObjectWriter>> NewWriter(ObjectType type, size_t size_hint = 0) override;
   Result<Bytes> Get(const ObjectHandle& h, uint64_t offset = 0, uint64_t length = 0) override;
   Result<void> ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) override;
   Result<uint64_t> Stat(const ObjectHandle& h) override;
