@@ -36,6 +36,7 @@
 #include "base/id.h"
 #include "chunker/gear.h"
 #include "chunker/rabin.h"
+#include "chunker/test_input.h"
 #include "crypto/hash.h"
 #include "crypto/seal.h"
 #include "repo/compress.h"
@@ -56,22 +57,7 @@ constexpr uint64_t kZstdSeed = 5;  // of the blobs the zstd benchmarks and sampl
 // ---------------------------------------------------------------------------------------------
 // Deterministic inputs.
 
-// SplitMix64 (Steele, Lea, Flood 2014), as in the chunker tests.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, 1).
-  double NextUnit() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
-
- private:
-  uint64_t state_;
-};
+using chunker::testing::SplitMix64;  // the chunker tests' generator
 
 Bytes RandomBytes(uint64_t seed, size_t n) {
   SplitMix64 rng(seed);
