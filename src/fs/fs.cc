@@ -4,10 +4,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "base/host.h"
 
@@ -192,6 +194,54 @@ Result<Fd> OpenDirBeneath(int root_fd, const std::vector<std::string>& component
     cur = Fd(fd);
   }
   return cur;
+}
+
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" +
+                          std::to_string(counter.fetch_add(1));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Fail(ErrnoError("create " + tmp, errno));
+  Fd file(fd);
+  auto fail = [&](Error e) -> Result<void> {
+    file.Reset();
+    ::unlink(tmp.c_str());
+    return Fail(std::move(e));
+  };
+  if (::fchmod(fd, mode) != 0) return fail(ErrnoError("chmod " + tmp, errno));
+  if (auto w = WriteFullAt(fd, reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0);
+      !w) {
+    return fail(w.error());
+  }
+  if (::fsync(fd) != 0) return fail(ErrnoError("fsync " + tmp, errno));
+  file.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(ErrnoError("rename " + tmp, errno));
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Fail(ErrnoError("open " + dir, errno));
+  Fd dir_fd(dfd);
+  if (::fsync(dfd) != 0) return Fail(ErrnoError("fsync " + dir, errno));
+  return {};
+}
+
+Result<std::string> ReadFileLimited(const std::string& path, size_t limit) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Fail(ErrnoError("open " + path, errno));
+  Fd file(fd);
+  std::string out;
+  char buf[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(ErrnoError("read " + path, errno));
+    if (n == 0) return out;
+    if (out.size() + static_cast<size_t>(n) > limit) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  path + " is larger than " + std::to_string(limit) + " bytes");
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
 }
 
 }  // namespace halley::fs

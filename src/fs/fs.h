@@ -78,4 +78,12 @@ bool IsSafeName(std::string_view name);
 // missing, kInvalidArgument if one is a symlink or not a directory.
 Result<Fd> OpenDirBeneath(int root_fd, const std::vector<std::string>& components);
 
+// Replaces the file at `path` with `data` so that readers and crashes see either the old or
+// the new content: writes "<path>.tmp-<random>" with `mode`, fsyncs it, renames it over
+// `path` and fsyncs the directory. The temporary file is removed on failure.
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+
+// Reads a whole file of at most `limit` bytes (kInvalidArgument above; kNotFound if missing).
+Result<std::string> ReadFileLimited(const std::string& path, size_t limit);
+
 }  // namespace halley::fs

@@ -12,6 +12,7 @@
 #include "storage/faulty_blob_store.h"
 #include "storage/local_blob_store.h"
 #include "storage/mem_blob_store.h"
+#include "storage/spanned_blob_store.h"
 #include "storage/storage_test_util.h"
 
 namespace halley::storage {
@@ -46,7 +47,15 @@ INSTANTIATE_TEST_SUITE_P(
                       BlobStoreFactory{"Mem", [] { return MemBlobStore::Make(); }},
                       BlobStoreFactory{
                           "FaultyNoFaultsOverMem",
-                          [] { return std::make_unique<FaultyBlobStore>(MemBlobStore::Make()); }}),
+                          [] { return std::make_unique<FaultyBlobStore>(MemBlobStore::Make()); }},
+                      BlobStoreFactory{"SpannedOverTwoLocal",
+                                       [] {
+                                         std::vector<SpannedBlobStore::Member> members;
+                                         members.push_back({MakeLocal(true), nullptr});
+                                         members.push_back({MakeLocal(true), nullptr});
+                                         return std::move(*SpannedBlobStore::Open(
+                                             std::move(members)));
+                                       }}),
     BlobStoreFactoryName);
 
 }  // namespace

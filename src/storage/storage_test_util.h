@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Test-only helpers for BlobStore tests (includes gtest; never include from library code):
-// gtest assertions on Result, deterministic random data and object names, a listing helper,
-// and TempDir, a scratch directory removed with everything in it when the test ends.
+// deterministic random data and object names, a listing helper, and base/test_util.h's
+// Succeeds, FailsWith and TempDir under this namespace.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,29 +18,10 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/test_util.h"
 #include "storage/blob_store.h"
 
 namespace halley::storage::testutil {
-
-// EXPECT_TRUE(Succeeds(store.Put(h, data)));
-template <class T>
-::testing::AssertionResult Succeeds(const Result<T>& r) {
-  if (r) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "failed with " << ErrorCodeName(r.error().Code()) << ": " << r.error().Message();
-}
-
-// EXPECT_TRUE(FailsWith(store.Get(h), ErrorCode::kNotFound));
-template <class T>
-::testing::AssertionResult FailsWith(const Result<T>& r, ErrorCode code) {
-  if (r) return ::testing::AssertionFailure() << "succeeded, expected " << ErrorCodeName(code);
-  if (r.error().Code() != code) {
-    return ::testing::AssertionFailure()
-           << "failed with " << ErrorCodeName(r.error().Code()) << " (" << r.error().Message()
-           << "), expected " << ErrorCodeName(code);
-  }
-  return ::testing::AssertionSuccess();
-}
 
 // Compares buffers without printing megabytes on failure.
 inline ::testing::AssertionResult SameBytes(ByteView got, ByteView want) {
@@ -86,35 +67,8 @@ inline Result<std::map<std::string, uint64_t>> ListAll(BlobStore& store, ObjectT
   return out;
 }
 
-// A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction even where a
-// test made parts of it read-only.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                       "/halley-storage-test-XXXXXX";
-    HALLEY_CHECK(::mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    ::chmod(path_.c_str(), 0700);
-    for (auto it = fs::recursive_directory_iterator(path_, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (it->is_directory(ec)) ::chmod(it->path().c_str(), 0700);
-    }
-    fs::remove_all(path_, ec);
-  }
-
-  const std::string& Path() const { return path_; }
-  std::string Sub(std::string_view name) const { return path_ + "/" + std::string(name); }
-
- private:
-  std::string path_;
-};
+using ::halley::testutil::FailsWith;
+using ::halley::testutil::Succeeds;
+using ::halley::testutil::TempDir;
 
 }  // namespace halley::storage::testutil

@@ -35,8 +35,8 @@ import unittest
 # ----------------------------------------------------------------------------------------------
 # Options
 
-OPTIONS = argparse.Namespace(backup_tool=None, craft_snapshot=None, seed=None, runs=None,
-                             keep=False, trees=None, show_runs=False)
+OPTIONS = argparse.Namespace(backup_tool=None, craft_snapshot=None, halleyd=None, seed=None,
+                             runs=None, keep=False, trees=None, show_runs=False)
 
 PASSWORD = "halley integration test password"
 
@@ -47,6 +47,7 @@ def main(extra_args=None):
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--backup-tool", required=True, help="path of the backup-tool binary")
     p.add_argument("--craft-snapshot", default=None, help="path of the craft_snapshot tool")
+    p.add_argument("--halleyd", default=None, help="path of the halleyd binary")
     p.add_argument("--seed", type=int, default=None, help="replay a randomised run")
     p.add_argument("--runs", type=int, default=None, help="iterations of looping tests")
     p.add_argument("--trees", type=int, default=None, help="random trees to build")
@@ -66,6 +67,8 @@ def main(extra_args=None):
     OPTIONS.backup_tool = os.path.abspath(OPTIONS.backup_tool)
     if OPTIONS.craft_snapshot:
         OPTIONS.craft_snapshot = os.path.abspath(OPTIONS.craft_snapshot)
+    if OPTIONS.halleyd:
+        OPTIONS.halleyd = os.path.abspath(OPTIONS.halleyd)
     if not os.access(OPTIONS.backup_tool, os.X_OK):
         sys.exit(f"backup-tool not executable: {OPTIONS.backup_tool}")
     # Line-buffered output so that CTest logs show progress in order.

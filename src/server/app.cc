@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/app.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "base/log.h"
+
+namespace halley::server {
+namespace {
+
+Result<void> MakeDirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Fail(ErrnoError("creating " + path, ec.value()));
+  return {};
+}
+
+// DatabaseCheckLevel: 0 none, 1 quick check, 2 and more full integrity check.
+Result<void> CheckDatabase(const std::string& path, int level) {
+  if (level <= 0) return {};
+  HALLEY_ASSIGN_OR_RETURN(db::Database db, db::Database::Open(path));
+  auto checked = db.IntegrityCheck(level >= 2);
+  if (!checked) return Fail(checked.error().WithContext(path));
+  LogLine(LogLevel::kInfo, "database_checked", {{"path", path}, {"full", level >= 2}});
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<App>> App::Open(AppOptions options) {
+  if (options.config_path.empty()) options.config_path = options.data_dir + "/halleyd.cfg";
+  HALLEY_RETURN_IF_ERROR(MakeDirs(options.data_dir));
+  ::chmod(options.data_dir.c_str(), 0700);
+  HALLEY_ASSIGN_OR_RETURN(ServerConfig config,
+                          ServerConfig::LoadOrCreate(options.config_path, options.data_dir));
+  HALLEY_ASSIGN_OR_RETURN(bool hashed, config.HashPlaintextPasswords());
+  if (hashed) {
+    HALLEY_RETURN_IF_ERROR(config.Save(options.config_path));
+    LogLine(LogLevel::kInfo, "admin_passwords_hashed", {{"config", options.config_path}});
+  }
+  std::unique_ptr<App> app(new App(options, config));
+  const std::string& dir = options.data_dir;
+  const int check = config.DatabaseCheckLevel();
+  for (const char* name : {"halley-buckets.db3", "halley-sessions.db3"}) {
+    if (::access((dir + "/" + name).c_str(), F_OK) == 0) {
+      HALLEY_RETURN_IF_ERROR(CheckDatabase(dir + "/" + name, check));
+    }
+  }
+  HALLEY_ASSIGN_OR_RETURN(app->buckets_,
+                          BucketRegistry::Open(dir + "/halley-buckets.db3", *options.clock));
+  HALLEY_ASSIGN_OR_RETURN(app->sessions_,
+                          SessionStore::Open(dir + "/halley-sessions.db3", *options.clock));
+  std::vector<std::string> volumes;
+  if (config.StorageRoleEnabled()) {
+    volumes = config.StorageVolumes();
+    for (const std::string& v : volumes) HALLEY_RETURN_IF_ERROR(MakeDirs(v));
+  }
+  app->storage_ = std::make_unique<StorageRole>(*app->buckets_, std::move(volumes));
+  app->start_time_ = std::chrono::duration_cast<std::chrono::seconds>(
+                         options.clock->Now().time_since_epoch())
+                         .count();
+  return app;
+}
+
+std::vector<httpd::ListenSpec> App::Listen() const { return Config().ListenAddresses(); }
+
+ServerConfig App::Config() const {
+  std::lock_guard lock(config_mu_);
+  return config_;
+}
+
+Result<void> App::UpdateConfig(const std::function<Result<void>(ServerConfig&)>& edit) {
+  std::lock_guard lock(config_mu_);
+  ServerConfig next = config_;
+  HALLEY_RETURN_IF_ERROR(edit(next));
+  HALLEY_RETURN_IF_ERROR(next.Save(options_.config_path));
+  config_ = std::move(next);
+  return {};
+}
+
+std::string App::ClientAddress(const httpd::Request& req) const {
+  if (Config().TrustXForwardedFor()) {
+    std::string_view xff = req.Header("x-forwarded-for");
+    const size_t comma = xff.find(',');
+    std::string_view first = xff.substr(0, comma);
+    while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
+    while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
+    if (!first.empty()) return std::string(first);
+  }
+  return req.peer_address;
+}
+
+httpd::Response App::Handle(httpd::Request& req) {
+  const auto t0 = std::chrono::steady_clock::now();
+  httpd::Response res;
+  const std::string_view path = req.path;
+  if (path == "/healthz") {
+    res = httpd::Response::Text(200, "ok\n");
+  } else if (path == "/readyz") {
+    res = draining_.load() ? httpd::Response::Text(503, "draining\n")
+                           : httpd::Response::Text(200, "ready\n");
+  } else if (path.rfind("/api/v1/", 0) == 0) {
+    res = HandleApi(*this, req);
+  } else if (path.rfind("/storage/", 0) == 0) {
+    res = Config().StorageRoleEnabled()
+              ? storage_->Handle(req)
+              : httpd::Response::Message(403, "This API requires the Storage Role to be enabled");
+  } else {
+    res = httpd::Response::Message(404, "Not found");
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count() /
+                  1000.0;
+  // The path only: query strings and bodies may carry credentials.
+  LogLine(res.status >= 500 ? LogLevel::kWarning : LogLevel::kInfo, "request",
+          {{"method", req.method},
+           {"path", req.path},
+           {"status", res.status},
+           {"client", ClientAddress(req)},
+           {"ms", ms}});
+  return res;
+}
+
+}  // namespace halley::server

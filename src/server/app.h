@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// halleyd's request router and the state its roles share: the configuration, the databases,
+// sessions and login protection. One App serves every listener; Handle() is called from many
+// threads at once.
+//
+//   /healthz               200 while the process runs
+//   /readyz                200 once the databases are open and the server is not draining
+//   /api/v1/<endpoint>     the JSON API (api.cc; reference/comet.md §2)
+//   /storage/<bucket>/...  the Storage Role (storage_role.h)
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/error.h"
+#include "httpd/http.h"
+#include "server/buckets.h"
+#include "server/config.h"
+#include "server/login_guard.h"
+#include "server/sessions.h"
+#include "server/storage_role.h"
+
+namespace halley::server {
+
+struct AppOptions {
+  std::string data_dir;     // absolute
+  std::string config_path;  // default <data_dir>/halleyd.cfg
+  std::string version;      // reported by admin/meta/version
+  Clock* clock = &Clock::System();
+};
+
+class App {
+ public:
+  // Loads (or writes the default) configuration, hashes plaintext admin passwords in it,
+  // creates the storage volumes, opens and migrates the databases and, with
+  // DatabaseCheckLevel > 0, checks their integrity (quick check; 2 and more: full check).
+  static Result<std::unique_ptr<App>> Open(AppOptions options);
+
+  httpd::Response Handle(httpd::Request& req);
+
+  std::vector<httpd::ListenSpec> Listen() const;
+  // Marks the server as draining: /readyz answers 503 so a load balancer stops sending work.
+  void SetDraining() { draining_.store(true); }
+
+  // --- for the API handlers (api.cc) ---
+  ServerConfig Config() const;
+  // Applies `edit` to the configuration and saves it, atomically with respect to other edits
+  // (the check-then-change of add-first-admin-user cannot race). Nothing changes if `edit` or
+  // the save fails.
+  Result<void> UpdateConfig(const std::function<Result<void>(ServerConfig&)>& edit);
+  const AppOptions& Options() const { return options_; }
+  BucketRegistry& Buckets() { return *buckets_; }
+  StorageRole& Storage() { return *storage_; }
+  SessionStore& Sessions() { return *sessions_; }
+  LoginGuard& Guard() { return guard_; }
+  SecretCache& AdminSecrets() { return admin_secrets_; }
+  Clock& GetClock() { return *options_.clock; }
+  int64_t StartTime() const { return start_time_; }
+  // The client's address: the TCP peer, or with TrustXForwardedFor the left-most
+  // X-Forwarded-For entry.
+  std::string ClientAddress(const httpd::Request& req) const;
+
+ private:
+  explicit App(AppOptions options, ServerConfig config)
+      : options_(std::move(options)), config_(std::move(config)), guard_(*options_.clock) {}
+
+  AppOptions options_;
+  mutable std::mutex config_mu_;
+  ServerConfig config_;  // guarded by config_mu_
+  std::unique_ptr<BucketRegistry> buckets_;
+  std::unique_ptr<StorageRole> storage_;
+  std::unique_ptr<SessionStore> sessions_;
+  LoginGuard guard_;
+  SecretCache admin_secrets_;
+  int64_t start_time_ = 0;
+  std::atomic<bool> draining_{false};
+};
+
+// The JSON API: routes /api/v1/... to its endpoint (api.cc).
+httpd::Response HandleApi(App& app, httpd::Request& req);
+
+}  // namespace halley::server

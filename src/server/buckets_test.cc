@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/buckets.h"
+
+#include <gtest/gtest.h>
+
+#include "crypto/bcrypt.h"
+#include "server/config.h"
+#include "base/test_util.h"
+
+namespace halley::server {
+namespace {
+
+using testutil::FailsWith;
+using testutil::TempDir;
+
+std::unique_ptr<BucketRegistry> OpenRegistry(const TempDir& dir) {
+  auto r = BucketRegistry::Open(dir.Sub("halley-buckets.db3"), Clock::System());
+  HALLEY_CHECK(r.has_value());
+  return std::move(*r);
+}
+
+TEST(BucketRegistry, ARandomKeyIsReturnedOnceAndOnlyItsHashKept) {
+  TempDir dir;
+  auto reg = OpenRegistry(dir);
+  auto added = reg->Register("", kPasswordFormatPlaintext, "", "");
+  ASSERT_TRUE(added) << added.error().Message();
+  EXPECT_EQ(added->id.size(), 32u);
+  EXPECT_EQ(added->key.size(), 32u);
+  auto props = reg->Get(added->id);
+  ASSERT_TRUE(props);
+  EXPECT_EQ(props->key_hash.find(added->key), std::string::npos);
+  EXPECT_TRUE(reg->CheckKey(added->id, added->key));
+  EXPECT_TRUE(reg->CheckKey(added->id, added->key));  // from memory this time
+  EXPECT_FALSE(reg->CheckKey(added->id, added->key + "x"));
+  EXPECT_FALSE(reg->CheckKey("nosuchbucket", added->key));
+}
+
+TEST(BucketRegistry, APreHashedKeyIsStoredAsGiven) {
+  TempDir dir;
+  auto reg = OpenRegistry(dir);
+  const std::string hash = *crypto::BcryptSha512(AsBytes("device generated psk"));
+  auto added = reg->Register("vault-1", kPasswordFormatBcryptSha512, hash, "org");
+  ASSERT_TRUE(added);
+  EXPECT_EQ(added->key, "");
+  EXPECT_EQ(reg->Get("vault-1")->key_hash, hash);
+  EXPECT_EQ(reg->Get("vault-1")->organization_id, "org");
+  EXPECT_TRUE(reg->CheckKey("vault-1", "device generated psk"));
+  EXPECT_TRUE(FailsWith(reg->Register("vault-2", kPasswordFormatBcryptSha512, "not a hash", ""),
+                        ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(reg->Register("vault-2", 7, "x", ""), ErrorCode::kInvalidArgument));
+}
+
+TEST(BucketRegistry, RejectsBadAndDuplicateIds) {
+  TempDir dir;
+  auto reg = OpenRegistry(dir);
+  for (const char* bad : {"../etc", "a/b", "with space", "x\xff"}) {
+    EXPECT_TRUE(FailsWith(reg->Register(bad, 0, "", ""), ErrorCode::kInvalidArgument)) << bad;
+  }
+  EXPECT_TRUE(FailsWith(reg->Register(std::string(65, 'a'), 0, "", ""), ErrorCode::kInvalidArgument));
+  ASSERT_TRUE(reg->Register("b1", 0, "", ""));
+  EXPECT_TRUE(FailsWith(reg->Register("b1", 0, "", ""), ErrorCode::kAlreadyExists));
+}
+
+TEST(BucketRegistry, AReRegisteredBucketRefusesItsOldKey) {
+  TempDir dir;
+  auto reg = OpenRegistry(dir);
+  auto first = reg->Register("b", 0, "", "");
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(reg->CheckKey("b", first->key));  // remembered now
+  ASSERT_TRUE(reg->Delete("b"));
+  EXPECT_FALSE(reg->CheckKey("b", first->key));
+  auto second = reg->Register("b", 0, "", "");
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(reg->CheckKey("b", first->key));
+  EXPECT_TRUE(reg->CheckKey("b", second->key));
+  EXPECT_TRUE(FailsWith(reg->Delete("nope"), ErrorCode::kNotFound));
+}
+
+TEST(BucketRegistry, SurvivesAReopen) {
+  TempDir dir;
+  std::string key;
+  {
+    auto reg = OpenRegistry(dir);
+    key = reg->Register("persist", 0, "", "")->key;
+  }
+  auto reg = OpenRegistry(dir);
+  ASSERT_EQ(reg->List()->size(), 1u);
+  EXPECT_TRUE(reg->CheckKey("persist", key));
+}
+
+}  // namespace
+}  // namespace halley::server

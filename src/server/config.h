@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// halleyd.cfg: the product's ServerConfigOptions JSON (reference/comet.md §1.4). The whole
+// document is kept, so keys this version does not know survive a rewrite; the keys it uses are
+// type-checked on load and read through the accessors below. Writes are atomic (tmp + fsync +
+// rename + directory fsync) and leave the file mode 0600 (it holds admin password hashes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "httpd/http.h"
+
+namespace halley::server {
+
+// AdminUsers[].PasswordFormat and bucket key formats (our values; the product's constants are
+// not published). A plaintext admin password in the file is hashed on load and the file
+// rewritten, so it does not stay on disk.
+inline constexpr int kPasswordFormatPlaintext = 0;
+inline constexpr int kPasswordFormatBcrypt = 1;        // bcrypt(secret)
+inline constexpr int kPasswordFormatBcryptSha512 = 2;  // bcrypt(base64(SHA-512(secret)))
+
+// DestinationType values a Storage Role can keep its buckets on.
+inline constexpr int kDestinationLocalPath = 1002;
+inline constexpr int kDestinationSpanned = 1006;
+
+struct LoginProtection {
+  bool enabled = true;
+  int failure_threshold = 10;   // failed logins per user and per address within the cooldown
+  int cooldown_seconds = 300;
+};
+
+class ServerConfig {
+ public:
+  // Reads `path`; if it does not exist, writes the default configuration for `data_dir` there
+  // first. Relative paths in the file are resolved against `data_dir`. kInvalidArgument naming
+  // the key for a known key of the wrong type or value.
+  static Result<ServerConfig> LoadOrCreate(const std::string& path, const std::string& data_dir);
+  // Validates a whole document (server-config/set, --check-config).
+  static Result<ServerConfig> FromJson(Json doc, const std::string& data_dir);
+  static Json Default(const std::string& data_dir);
+
+  Result<void> Save(const std::string& path) const;
+
+  const Json& Document() const { return doc_; }
+  Json& MutableDocument() { return doc_; }
+
+  bool AuthRoleEnabled() const;
+  bool StorageRoleEnabled() const;
+  std::vector<httpd::ListenSpec> ListenAddresses() const;
+  // Absolute directories of the Storage Role's volumes: one for a Local Path destination,
+  // one per span target for a Spanned one.
+  std::vector<std::string> StorageVolumes() const;
+  bool TrustXForwardedFor() const;
+  LoginProtection Protection() const;
+  int64_t SessionSeconds() const;  // SessionSettings.ExpiredInSeconds, default 1800
+  int DatabaseCheckLevel() const;
+  int PruneLogsAfterDays() const;  // default 90
+
+  // True if any admin account exists.
+  bool HasAdmins() const;
+  // Hashes any plaintext admin passwords (PasswordFormat 0); returns true if it changed some.
+  Result<bool> HashPlaintextPasswords();
+
+ private:
+  ServerConfig(Json doc, std::string data_dir) : doc_(std::move(doc)), data_dir_(std::move(data_dir)) {}
+  Result<void> Validate() const;
+  std::string Resolve(const std::string& path) const;
+
+  Json doc_;
+  std::string data_dir_;
+};
+
+}  // namespace halley::server

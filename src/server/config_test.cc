@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "server/config.h"
+
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include "crypto/bcrypt.h"
+#include "fs/fs.h"
+#include "base/test_util.h"
+
+namespace halley::server {
+namespace {
+
+TEST(ServerConfig, WritesTheDefaultWhenMissingAndReadsItBack) {
+  testutil::TempDir dir;
+  const std::string path = dir.Path() + "/halleyd.cfg";
+  auto config = ServerConfig::LoadOrCreate(path, dir.Path());
+  ASSERT_TRUE(config) << config.error().Message();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(config->AuthRoleEnabled());
+  EXPECT_TRUE(config->StorageRoleEnabled());
+  ASSERT_EQ(config->ListenAddresses().size(), 1u);
+  EXPECT_EQ(config->ListenAddresses()[0].address, "127.0.0.1:8060");
+  EXPECT_EQ(config->StorageVolumes(), std::vector<std::string>{dir.Path() + "/storage"});
+  EXPECT_FALSE(config->HasAdmins());
+  EXPECT_EQ(config->PruneLogsAfterDays(), 90);
+  EXPECT_EQ(config->SessionSeconds(), 1800);
+}
+
+TEST(ServerConfig, KeepsUnknownKeysAcrossARewrite) {
+  testutil::TempDir dir;
+  const std::string path = dir.Path() + "/halleyd.cfg";
+  Json doc = ServerConfig::Default(dir.Path());
+  doc["Branding"] = {{"ProductName", "Acme Backup"}};
+  doc["StorageRole"]["FutureOption"] = 42;
+  ASSERT_TRUE(fs::WriteFileAtomic(path, doc.dump(), 0600));
+  auto config = ServerConfig::LoadOrCreate(path, dir.Path());
+  ASSERT_TRUE(config);
+  ASSERT_TRUE(config->Save(path));
+  auto again = ServerConfig::LoadOrCreate(path, dir.Path());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->Document()["Branding"]["ProductName"], "Acme Backup");
+  EXPECT_EQ(again->Document()["StorageRole"]["FutureOption"], 42);
+}
+
+TEST(ServerConfig, RejectsKnownKeysOfTheWrongTypeNamingThem) {
+  struct Case {
+    const char* pointer;
+    Json value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"/StorageRole/RoleEnabled", "yes", "StorageRole.RoleEnabled must be a boolean"},
+      {"/ListenAddresses", Json::array(), "ListenAddresses needs an address"},
+      {"/AuthenticationRole/PruneLogsAfterDays", "90", "PruneLogsAfterDays must be an integer"},
+      {"/StorageRole/Storage/DestinationType", 1000, "1000 is not supported"},
+      {"/StorageRole/Storage/LocalcopyPath", "", "LocalcopyPath is empty"},
+      {"/AdminUsers", Json::array({{{"Username", 5}}}), "Username must be a string"},
+  };
+  for (const Case& c : cases) {
+    Json doc = ServerConfig::Default("/d");
+    doc[Json::json_pointer(c.pointer)] = c.value;
+    auto config = ServerConfig::FromJson(doc, "/d");
+    ASSERT_FALSE(config) << c.pointer;
+    EXPECT_NE(config.error().Message().find(c.message), std::string::npos)
+        << config.error().Message();
+  }
+}
+
+TEST(ServerConfig, SpannedStorageListsEveryVolumeResolvedAgainstTheDataDir) {
+  Json doc = ServerConfig::Default("/data");
+  doc["StorageRole"]["Storage"] = {
+      {"DestinationType", kDestinationSpanned},
+      {"SpanTargets", Json::array({{{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "v1"}},
+                                   {{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "/mnt/v2"}}})}};
+  auto config = ServerConfig::FromJson(doc, "/data");
+  ASSERT_TRUE(config) << config.error().Message();
+  EXPECT_EQ(config->StorageVolumes(), (std::vector<std::string>{"/data/v1", "/mnt/v2"}));
+  doc["StorageRole"]["Storage"]["SpanTargets"] = Json::array();
+  EXPECT_FALSE(ServerConfig::FromJson(doc, "/data"));
+}
+
+TEST(ServerConfig, HashesPlaintextAdminPasswords) {
+  Json doc = ServerConfig::Default("/d");
+  doc["AdminUsers"] = Json::array({{{"Username", "admin"}, {"PasswordFormat", 0}, {"Password", "hunter2"}}});
+  auto config = ServerConfig::FromJson(doc, "/d");
+  ASSERT_TRUE(config);
+  ASSERT_TRUE(*config->HashPlaintextPasswords());
+  const Json& admin = config->Document()["AdminUsers"][0];
+  EXPECT_EQ(admin["PasswordFormat"], kPasswordFormatBcryptSha512);
+  const std::string hash = admin["Password"];
+  EXPECT_EQ(hash.find("hunter2"), std::string::npos);
+  EXPECT_TRUE(crypto::BcryptSha512Verify(AsBytes("hunter2"), hash));
+  EXPECT_FALSE(*config->HashPlaintextPasswords());  // nothing left to hash
+}
+
+}  // namespace
+}  // namespace halley::server

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The Storage Role's data path: restic's REST protocol v2 (reference/restic.md §3) under
+// /storage/<bucket>/, so that backup-tool and restic itself can use a bucket as a vault.
+// Requests authenticate with HTTP Basic (user = bucket ID, password = bucket key). Uploads
+// stream to disk with no size limit, are checked against their name (SHA-256), never replace
+// an existing object (403), and are durable before the 200 (LocalBlobStore's commit). Bucket
+// data lives in <volume>/<bucket ID>/ with the vault layout; with several volumes (spanning)
+// new objects go to the volume with the most free space and reads search all of them, so
+// files may be moved between volumes while the server runs. Wire details: docs/server.md.
+// Thread-safe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "httpd/http.h"
+#include "server/buckets.h"
+#include "storage/blob_store.h"
+
+namespace halley::server {
+
+class StorageRole {
+ public:
+  StorageRole(BucketRegistry& buckets, std::vector<std::string> volumes)
+      : buckets_(buckets), volumes_(std::move(volumes)) {}
+
+  // Serves a request whose path starts with "/storage/".
+  httpd::Response Handle(httpd::Request& req);
+
+  // Removes every object of the bucket on every volume (admin delete-bucket).
+  Result<void> DeleteBucketData(const std::string& id);
+  // Total bytes the bucket's objects take.
+  Result<uint64_t> MeasureBucket(const std::string& id);
+  // StorageFreeSpaceInfo (comet.md §1.4): {Unlimited, UsedPercent, AvailableBytes, Spanned}.
+  Json FreeSpace() const;
+
+  // The bucket's store (a LocalBlobStore, or a SpannedBlobStore over every volume), kept for
+  // later requests: a spanned store's rotation and commit locks must be shared by all of them.
+  Result<std::shared_ptr<storage::BlobStore>> OpenBucket(const std::string& id);
+
+ private:
+  BucketRegistry& buckets_;
+  std::vector<std::string> volumes_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<storage::BlobStore>> open_;  // guarded by mu_
+};
+
+}  // namespace halley::server

@@ -1,0 +1,429 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""halleyd on loopback (port 0): the default configuration, the admin API, and the Storage
+Role driven by Debian's restic over `rest:` (restic.md §3), including spanning, TLS, hostile
+input, login protection, SIGTERM and kill -9 during uploads.
+
+  python3 tests/integration/test_server.py --backup-tool PATH --halleyd PATH [--runs N]
+"""
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from server import Halleyd, register_bucket, setup_admin  # noqa: E402
+
+V2 = "application/vnd.x.restic.rest.v2"
+
+
+class ServerTest(harness.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.rng, _ = harness.seeded_rng(self.id())
+        self.data = os.fsdecode(self.wd.sub("data"))
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            if s.proc.poll() is None:
+                s.kill()
+        super().tearDown()
+
+    def start(self, **kw):
+        s = Halleyd(self.data, **kw)
+        self.servers.append(s)
+        return s
+
+    def make_source(self, name="src", files=30, max_size=200_000):
+        src = self.wd.mkdir(name)
+        for i in range(files):
+            size = self.rng.randrange(0, max_size)
+            harness.write_file(os.path.join(src, b"f%03d" % i),
+                               harness.pseudo_random_bytes(self.rng, size))
+        return src
+
+    def restic(self, server, bucket, key, *args, extra_env=None, timeout=600):
+        env = harness.base_env()
+        env["RESTIC_REPOSITORY"] = server.rest_url(bucket, key)
+        env["RESTIC_CACHE_DIR"] = os.fsdecode(self.wd.sub("restic-cache"))
+        if extra_env:
+            env.update(extra_env)
+        return harness.run(["restic", *args], env=env, timeout=timeout)
+
+    def restic_ok(self, *a, **kw):
+        r = self.restic(*a, **kw)
+        self.assertExit(r, 0)
+        return r
+
+    def roundtrip(self, server, bucket, key, src, extra=()):
+        """restic init (if needed), backup, check --read-data, restore; asserts identical."""
+        self.restic_ok(server, bucket, key, "backup", *extra, src)
+        self.restic_ok(server, bucket, key, "check", "--read-data", *extra)
+        target = self.wd.sub("restore-%d" % self.rng.randrange(1 << 30))
+        self.restic_ok(server, bucket, key, "restore", "latest", "--target", target, *extra)
+        self.assertTreesEqual(src, target + src)
+
+    # ------------------------------------------------------------------------------------
+    def test_default_config_health_and_first_admin(self):
+        s = self.start()
+        cfg_path = os.path.join(self.data, "halleyd.cfg")
+        self.assertEqual(stat.S_IMODE(os.stat(cfg_path).st_mode), 0o600)
+        cfg = json.load(open(cfg_path))
+        self.assertEqual(cfg["ListenAddresses"][0]["ListenAddress"], "127.0.0.1:8060")
+        self.assertTrue(cfg["AuthenticationRole"]["RoleEnabled"])
+        self.assertTrue(cfg["StorageRole"]["RoleEnabled"])
+        self.assertEqual(cfg["StorageRole"]["Storage"]["DestinationType"], 1002)
+        self.assertTrue(any(t.get("Default") for t in cfg["AuthenticationRole"]["RemoteStorage"]))
+        self.assertEqual(s.request("GET", "/healthz")[0], 200)
+        self.assertEqual(s.request("GET", "/readyz")[0], 200)
+
+        # Nothing but add-first-admin-user works before an admin exists.
+        status, reply = s.api("admin/meta/version", auth=("admin", "x"))
+        self.assertEqual(status, 401, reply)
+        admin = setup_admin(s)
+        status, reply = s.api("admin/add-first-admin-user", TargetUser="evil", TargetPassword="x")
+        self.assertEqual(status, 403, reply)
+        self.assertEqual(reply["Status"], 403)
+        status, reply = s.api("admin/meta/version", auth=admin)
+        self.assertEqual(status, 200, reply)
+        self.assertTrue(reply["StorageRole"] and reply["AuthenticationRole"])
+        status, reply = s.api("admin/meta/version", auth=(admin[0], "wrong"))
+        self.assertEqual((status, reply["Status"]), (401, 401))
+
+        # Sessions stand in for the password.
+        status, reply = s.api("admin/account/session-start", auth=admin)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(reply["SessionType"], "admin")
+        status, reply = s.api("admin/meta/version", Username="admin", AuthType="SessionKey",
+                              SessionKey=reply["SessionKey"])
+        self.assertEqual(status, 200, reply)
+        status, _ = s.api("admin/meta/version", Username="admin", AuthType="SessionKey",
+                          SessionKey="0" * 64)
+        self.assertEqual(status, 401)
+
+        # The admin's password is stored hashed, never in the clear.
+        text = open(cfg_path).read()
+        self.assertNotIn(admin[1], text)
+        self.assertIn("$2b$", text)
+        self.assertEqual(s.stop(), 0)
+        self.assertTrue(any(e.get("event") == "stopped" for e in s.log_entries()))
+
+    def test_restic_backs_up_checks_and_restores_through_a_bucket(self):
+        s = self.start()
+        admin = setup_admin(s)
+        bucket, key = register_bucket(s, admin)
+        src = self.make_source()
+        self.restic_ok(s, bucket, key, "init")
+        self.roundtrip(s, bucket, key, src)
+        # A second backup deduplicates against the first: both snapshots are listed.
+        self.restic_ok(s, bucket, key, "backup", src)
+        snaps = json.loads(self.restic_ok(s, bucket, key, "snapshots", "--json").stdout)
+        self.assertEqual(len(snaps), 2)
+
+        # A wrong key or another bucket's key is refused with 401.
+        r = self.restic(s, bucket, "0" * 32, "snapshots")
+        self.assertNotEqual(r.rc, 0)
+        other, other_key = register_bucket(s, admin)
+        self.assertEqual(s.storage("HEAD", bucket, other_key, "config")[0], 401)
+        self.assertEqual(s.storage("HEAD", other, key, "config")[0], 401)
+        self.assertEqual(s.storage("HEAD", bucket, key, "config")[0], 200)
+
+        # The admin API sees the bucket and measures it as the files on disk.
+        status, buckets = s.api("admin/storage/list-buckets", auth=admin)
+        self.assertEqual(status, 200)
+        self.assertIn(bucket, buckets)
+        self.assertTrue(buckets[bucket]["ReadWriteKey"].startswith("$2b$"))
+        status, props = s.api("admin/storage/bucket-properties", auth=admin, BucketID=bucket)
+        self.assertEqual(status, 200, props)
+        on_disk = sum(os.path.getsize(p) for p in glob.glob(
+            os.path.join(self.data, "storage", bucket, "**"), recursive=True)
+            if os.path.isfile(p) and "/." not in p[len(self.data):])
+        self.assertEqual(props["Size"]["Size"], on_disk)
+        status, free = s.api("admin/storage/free-space", auth=admin)
+        self.assertEqual(status, 200)
+        self.assertGreater(free["AvailableBytes"], 0)
+
+        # Files at rest are named by their SHA-256 (sha256sum validates a bucket).
+        for p in glob.glob(os.path.join(self.data, "storage", bucket, "data", "*", "*")):
+            with open(p, "rb") as f:
+                self.assertEqual(hashlib.sha256(f.read()).hexdigest(), os.path.basename(p))
+
+        # The bucket key and the admin password appear nowhere in the data directory.
+        for root, _, files in os.walk(self.data):
+            for name in files:
+                with open(os.path.join(root, name), "rb") as f:
+                    blob = f.read()
+                for secret in (key, admin[1]):
+                    self.assertNotIn(secret.encode(), blob, os.path.join(root, name))
+
+        # delete-bucket removes the registration and the data.
+        status, reply = s.api("admin/storage/delete-bucket", auth=admin, BucketID=bucket)
+        self.assertEqual(status, 200, reply)
+        self.assertFalse(os.path.exists(os.path.join(self.data, "storage", bucket)))
+        self.assertEqual(s.storage("HEAD", bucket, key, "config")[0], 401)
+
+    def test_rest_protocol_status_codes(self):
+        s = self.start()
+        admin = setup_admin(s)
+        bucket, key = register_bucket(s, admin, SetBucketValue="proto")
+        self.assertEqual(bucket, "proto")
+        st = lambda *a, **kw: s.storage(*a, **kw)  # noqa: E731
+        self.assertEqual(st("POST", bucket, key, "?create=false")[0], 400)
+        self.assertEqual(st("POST", bucket, key, "?create=true")[0], 200)
+        self.assertEqual(st("POST", bucket, key, "?create=true")[0], 200)  # idempotent
+        self.assertEqual(st("HEAD", bucket, key, "config")[0], 404)
+        self.assertEqual(st("POST", bucket, key, "config", b"cfg")[0], 200)
+        self.assertEqual(st("POST", bucket, key, "config", b"other")[0], 403)  # never overwrite
+        self.assertEqual(st("GET", bucket, key, "config")[2], b"cfg")
+
+        blob = harness.pseudo_random_bytes(self.rng, 100_000)
+        name = hashlib.sha256(blob).hexdigest()
+        wrong = hashlib.sha256(b"something else").hexdigest()
+        self.assertEqual(st("POST", bucket, key, "data/" + wrong, blob)[0], 400)
+        self.assertEqual(st("HEAD", bucket, key, "data/" + wrong)[0], 404)
+        self.assertEqual(st("POST", bucket, key, "data/" + name, blob)[0], 200)
+        self.assertEqual(st("POST", bucket, key, "data/" + name, blob)[0], 403)
+        status, headers, _ = st("HEAD", bucket, key, "data/" + name)
+        self.assertEqual((status, int(headers["content-length"])), (200, len(blob)))
+        status, headers, body = st("GET", bucket, key, "data/" + name,
+                                   headers={"Range": "bytes=10-19"})
+        self.assertEqual((status, body), (206, blob[10:20]))
+        self.assertEqual(headers["content-range"], f"bytes 10-19/{len(blob)}")
+        status, _, body = st("GET", bucket, key, "data/" + name, headers={"Range": "bytes=99990-"})
+        self.assertEqual((status, body), (206, blob[99990:]))
+        self.assertEqual(st("GET", bucket, key, "data/" + name,
+                            headers={"Range": "bytes=200000-"})[0], 416)
+        self.assertEqual(st("GET", bucket, key, "data/" + name)[2], blob)
+
+        status, headers, body = st("GET", bucket, key, "data/", headers={"Accept": V2})
+        self.assertEqual(headers["content-type"], V2)
+        self.assertEqual(json.loads(body), [{"name": name, "size": len(blob)}])
+        status, headers, body = st("GET", bucket, key, "data/")
+        self.assertEqual(json.loads(body), [name])
+        self.assertEqual(json.loads(st("GET", bucket, key, "locks/")[2]), [])
+
+        self.assertEqual(st("GET", bucket, key, "nosuchtype/" + name)[0], 404)
+        self.assertEqual(st("GET", bucket, key, "data/../../etc")[0], 404)
+        self.assertEqual(st("GET", bucket, key, "data/" + "A" * 64)[0], 404)
+        self.assertEqual(st("DELETE", bucket, key, "data/" + name)[0], 200)
+        self.assertEqual(st("DELETE", bucket, key, "data/" + name)[0], 200)  # idempotent
+        self.assertEqual(st("HEAD", bucket, key, "data/" + name)[0], 404)
+        self.assertEqual(st("PUT", bucket, key, "data/" + name, blob)[0], 405)
+        # A truncated upload (the client announced more than it sent) leaves nothing behind.
+        host, port = s.address.rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as c:
+            import base64
+            auth = base64.b64encode(f"{bucket}:{key}".encode()).decode()
+            c.sendall((f"POST /storage/{bucket}/data/{name} HTTP/1.1\r\nHost: x\r\n"
+                       f"Authorization: Basic {auth}\r\nContent-Length: {len(blob)}\r\n\r\n")
+                      .encode() + blob[:5000])
+            c.shutdown(socket.SHUT_WR)
+            c.recv(1000)
+        self.assertEqual(st("HEAD", bucket, key, "data/" + name)[0], 404)
+        leftovers = glob.glob(os.path.join(self.data, "storage", bucket, "data", ".tmp-*"))
+        self.assertEqual(leftovers, [])
+
+    def test_spanned_volumes_balance_and_survive_files_moving(self):
+        vols = [os.fsdecode(self.wd.mkdir("vol%d" % i)) for i in (1, 2)]
+        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
+        cfg["StorageRole"]["Storage"] = {
+            "DestinationType": 1006,
+            "SpanTargets": [{"DestinationType": 1002, "LocalcopyPath": v} for v in vols]}
+        s = self.start(config=cfg)
+        admin = setup_admin(s)
+        bucket, key = register_bucket(s, admin)
+        src = self.make_source(files=40, max_size=2_000_000)
+        self.restic_ok(s, bucket, key, "init")
+        self.restic_ok(s, bucket, key, "backup", src)
+
+        def packs(vol):
+            return glob.glob(os.path.join(vol, bucket, "data", "*", "*"))
+        # New packs were spread over both volumes (equal free space: taken in turn).
+        self.assertTrue(packs(vols[0]) and packs(vols[1]), (packs(vols[0]), packs(vols[1])))
+        # Move every other pack to the other volume while the server runs.
+        moved = 0
+        for i, p in enumerate(sorted(packs(vols[0]) + packs(vols[1]))):
+            if i % 2:
+                continue
+            src_vol = vols[0] if p.startswith(vols[0] + "/") else vols[1]
+            dst_vol = vols[1] if src_vol == vols[0] else vols[0]
+            dst = os.path.join(dst_vol, os.path.relpath(p, src_vol))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.move(p, dst)
+            moved += 1
+        self.assertGreater(moved, 0)
+        self.assertTrue(packs(vols[0]) and packs(vols[1]))
+        self.restic_ok(s, bucket, key, "check", "--read-data")
+        target = self.wd.sub("restore")
+        self.restic_ok(s, bucket, key, "restore", "latest", "--target", target)
+        self.assertTreesEqual(src, target + src)
+        status, free = s.api("admin/storage/free-space", auth=admin)
+        self.assertEqual(len(free["Spanned"]["Targets"]), 2)
+
+    def test_tls_listener_with_a_private_ca(self):
+        cert = os.fsdecode(self.wd.sub("cert.pem"))
+        keyfile = os.fsdecode(self.wd.sub("key.pem"))
+        r = harness.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                         "-keyout", keyfile, "-out", cert])
+        self.assertExit(r, 0)
+        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
+        cfg["ListenAddresses"] = [{"ListenAddress": "127.0.0.1:0", "SSLCertPath": cert,
+                                   "SSLCertKey": keyfile}]
+        s = self.start(config=cfg, listen=None)
+        import ssl
+        s.scheme = "https"
+        s.tls_context = ssl.create_default_context(cafile=cert)
+        self.assertEqual(s.request("GET", "/healthz")[0], 200)
+        admin = setup_admin(s)
+        bucket, key = register_bucket(s, admin)
+        src = self.make_source(files=5)
+        self.restic_ok(s, bucket, key, "init", "--cacert", cert)
+        self.roundtrip(s, bucket, key, src, extra=("--cacert", cert))
+        # Without the CA the certificate is refused.
+        r = self.restic(s, bucket, key, "snapshots")
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn("certificate", r.stderr)
+
+    def test_hostile_input_gets_4xx_quickly_and_the_server_stays_up(self):
+        s = self.start()
+        admin = setup_admin(s)
+        deep = "[" * 400_000 + "]" * 400_000
+        t0 = time.monotonic()
+        status, reply = s.api("admin/meta/server-config/set", auth=admin, Config=deep)
+        self.assertEqual(status, 413, reply)  # over 1 MiB as a form
+        deep = "[" * 100_000
+        status, reply = s.api("admin/meta/server-config/set", auth=admin, Config=deep)
+        self.assertEqual(status, 400, reply)
+        self.assertLess(time.monotonic() - t0, 5)
+
+        # A 1 GiB form body is refused from its Content-Length, before it is sent.
+        host, port = s.address.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as c:
+            t0 = time.monotonic()
+            c.sendall(b"POST /api/v1/admin/meta/version HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/x-www-form-urlencoded\r\n"
+                      b"Content-Length: 1073741824\r\n\r\nUsername=a&")
+            reply = c.recv(4096)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 413"), reply)
+            self.assertLess(time.monotonic() - t0, 1.5)
+
+        for fields in ({"TargetUser": "\xff\xfe"}, {"BucketID": "x" * 100_000}):
+            status, _ = s.api("admin/storage/bucket-properties", auth=admin, **fields)
+            self.assertIn(status, (400, 404))
+        raw = s.request("POST", "/api/v1/admin/meta/version",
+                        b"Username=admin&AuthType=Password&Password=%ff%fe%00", 
+                        {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(raw[0], 401)
+        status, reply = s.api("admin/storage/register-bucket", auth=admin, SetKeyHashFormat="abc")
+        self.assertEqual(status, 400, reply)
+        status, reply = s.api("admin/storage/register-bucket", auth=admin,
+                              SetBucketValue="../../etc")
+        self.assertEqual(status, 400, reply)
+        self.assertEqual(s.request("GET", "/api/v1/admin/meta/version")[0], 405)
+        self.assertEqual(s.request("POST", "/api/v1/nope", b"")[0], 404)
+        self.assertEqual(s.request("POST", "/api/v1/admin/meta/version", b"x",
+                                   {"Content-Type": "multipart/form-data"})[0], 415)
+        self.assertEqual(s.request("GET", "/storage/")[0], 401)
+        self.assertEqual(s.request("GET", "/storage/x/config",
+                                   headers={"Authorization": "Basic !!!"})[0], 401)
+        self.assertEqual(s.request("GET", "/healthz")[0], 200)
+        self.assertEqual(s.stop(), 0)
+
+    def test_login_protection_locks_the_attacker_not_other_users(self):
+        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
+        cfg["TrustXForwardedFor"] = True
+        cfg["LoginProtection"] = {"Enabled": True, "FailureThreshold": 5, "CooldownSeconds": 600}
+        cfg["AdminUsers"] = [
+            {"Username": "alice", "PasswordFormat": 0, "Password": "alice pw"},
+            {"Username": "bob", "PasswordFormat": 0, "Password": "bob pw"}]
+        s = self.start(config=cfg)
+        # The plaintext passwords were hashed and the file rewritten at start.
+        self.assertNotIn("alice pw", open(os.path.join(self.data, "halleyd.cfg")).read())
+        attacker = {"X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
+        t0 = time.monotonic()
+        statuses = []
+        for i in range(1000):
+            status, _ = s.api("admin/meta/version", auth=("alice", "guess %d" % i),
+                              headers=attacker)
+            statuses.append(status)
+        self.assertEqual(statuses[:5], [401] * 5)
+        self.assertEqual(set(statuses[5:]), {403})
+        self.assertLess(time.monotonic() - t0, 120)
+        # alice is locked even with her real password, from anywhere, until the cooldown ends;
+        status, reply = s.api("admin/meta/version", auth=("alice", "alice pw"),
+                              headers={"X-Forwarded-For": "198.51.100.1"})
+        self.assertEqual(status, 403, reply)
+        self.assertIn("Too many failed logins", reply["Message"])
+        # bob, from another address, is not affected.
+        status, reply = s.api("admin/meta/version", auth=("bob", "bob pw"),
+                              headers={"X-Forwarded-For": "198.51.100.1"})
+        self.assertEqual(status, 200, reply)
+        # The failures were logged with the forwarded address, never with the password tried.
+        log = s.log()
+        self.assertIn("203.0.113.7", log)
+        self.assertNotIn("guess 1", log)
+
+    def test_kill_9_during_uploads_leaves_databases_sound_and_no_partial_object(self):
+        runs = harness.OPTIONS.runs or 5
+        s = self.start()
+        admin = setup_admin(s)
+        bucket, key = register_bucket(s, admin)
+        port = s.address.rsplit(":", 1)[1]
+        self.restic_ok(s, bucket, key, "init")
+        src = self.make_source(files=60, max_size=2_000_000)
+        for run in range(runs):
+            # Fresh content each run so that every backup uploads.
+            harness.write_file(os.path.join(src, b"run%03d" % run),
+                               harness.pseudo_random_bytes(self.rng, 3_000_000))
+            env = harness.base_env()
+            env["RESTIC_REPOSITORY"] = s.rest_url(bucket, key)
+            env["RESTIC_CACHE_DIR"] = os.fsdecode(self.wd.sub("restic-cache"))
+            p = subprocess.Popen(["restic", "backup", src], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            self.addCleanup(p.kill)
+            # Registering buckets writes the database while uploads run.
+            for _ in range(self.rng.randrange(0, 3)):
+                s.api("admin/storage/register-bucket", auth=admin)
+            time.sleep(self.rng.uniform(0.05, 0.8))
+            s.kill()
+            for db in glob.glob(os.path.join(self.data, "*.db3")):
+                with sqlite3.connect(db) as conn:
+                    self.assertEqual(conn.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+            # No visible object is partial: every name matches its content.
+            for path in glob.glob(os.path.join(self.data, "storage", bucket, "*", "**", "*"),
+                                  recursive=True):
+                name = os.path.basename(path)
+                if os.path.isfile(path) and not name.startswith("."):
+                    with open(path, "rb") as f:
+                        self.assertEqual(hashlib.sha256(f.read()).hexdigest(), name, path)
+            # Back on the same port, the client's retries go through and the backup finishes.
+            s = self.start(listen="127.0.0.1:" + port)
+            self.assertEqual(p.wait(300), 0, f"run {run}: restic backup did not finish")
+        self.restic_ok(s, bucket, key, "check", "--read-data")
+        snaps = json.loads(self.restic_ok(s, bucket, key, "snapshots", "--json").stdout)
+        self.assertEqual(len(snaps), runs)
+        self.assertEqual(s.stop(), 0)
+
+
+DEFAULT_CONFIG = {
+    "AdminUsers": [],
+    "AuthenticationRole": {"RoleEnabled": True},
+    "StorageRole": {"RoleEnabled": True,
+                    "Storage": {"DestinationType": 1002, "LocalcopyPath": "storage"}},
+    "ListenAddresses": [{"ListenAddress": "127.0.0.1:8060"}],
+}
+
+
+if __name__ == "__main__":
+    harness.main()
