@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -16,6 +17,7 @@
 
 #include "base/host.h"
 #include "storage/local_blob_store.h"
+#include "storage/rest_blob_store.h"
 
 namespace halley::cli {
 namespace {
@@ -87,7 +89,10 @@ Result<std::string> PromptTty(const std::string& prompt) {
 
 }  // namespace
 
-Cli::Cli() { global.repo = Env("BACKUP_TOOL_REPOSITORY"); }
+Cli::Cli() {
+  global.repo = Env("BACKUP_TOOL_REPOSITORY");
+  global.cacert = Env("BACKUP_TOOL_CACERT");
+}
 
 void Cli::InstallSignalHandlers() {
   // A dedicated thread waits for the signals, so that the handler work (requesting a stop) is
@@ -111,7 +116,21 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
     return Fail(ErrorCode::kInvalidArgument,
                 "Please specify the vault location (-r/--repo or BACKUP_TOOL_REPOSITORY)");
   }
-  for (const char* scheme : {"rest:", "s3:", "sftp:", "b2:", "azure:", "gs:"}) {
+  if (global.repo.rfind("rest:", 0) == 0) {
+    httpclient::ClientOptions http;
+    if (!global.cacert.empty()) {
+      // Checked here: libcurl would only notice at the first https connection.
+      if (::access(global.cacert.c_str(), R_OK) != 0) {
+        return Fail(ErrorCode::kInvalidArgument, "cannot read the CA file " + global.cacert +
+                                                     " (--cacert): " + std::strerror(errno));
+      }
+      http.ca_file = global.cacert;
+    }
+    HALLEY_ASSIGN_OR_RETURN(auto store,
+                            storage::RestBlobStore::Open(global.repo.substr(5), std::move(http)));
+    return storage::BlobStorePtr(std::move(store));
+  }
+  for (const char* scheme : {"s3:", "sftp:", "b2:", "azure:", "gs:"}) {
     if (global.repo.rfind(scheme, 0) == 0) {
       return Fail(ErrorCode::kNotSupported,
                   std::string("vault type \"") + scheme + "\" is not supported yet");
@@ -140,7 +159,10 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   // A missing vault is reported before asking for a password.
   auto cfg = v.store->Stat(storage::ObjectHandle::Config());
   if (!cfg) {
-    if (cfg.error().Code() == ErrorCode::kNotFound) {
+    if (cfg.error().Code() == ErrorCode::kUnauthenticated) {
+      // The first request to the store, before any password: only the server can refuse it.
+      code = Fatal(cfg.error(), kExitServerAuth);
+    } else if (cfg.error().Code() == ErrorCode::kNotFound) {
       code = Fatal(Error(ErrorCode::kNotFound,
                          "unable to open config file: " + v.store->Location() +
                              "/config does not exist\nIs there a vault at the following "

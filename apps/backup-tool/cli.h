@@ -29,12 +29,14 @@ inline constexpr int kExitPartial = 3;  // backup: some source files could not b
 inline constexpr int kExitNoVault = 10;
 inline constexpr int kExitLocked = 11;
 inline constexpr int kExitWrongPassword = 12;
+inline constexpr int kExitServerAuth = 13;  // a vault server refused the vault's credentials
 inline constexpr int kExitInterrupted = 130;
 
 struct GlobalOptions {
   std::string repo;
   std::string password_file;
   std::string password_command;
+  std::string cacert;  // PEM CA file for https:// vaults; "" = the system's trust store
   bool json = false;
   bool quiet = false;
   int verbose = 0;
@@ -63,10 +65,13 @@ class Cli {
   std::stop_token StopToken() const { return stop_.get_token(); }
   void InstallSignalHandlers();
 
-  // Opens the store named by --repo / BACKUP_TOOL_REPOSITORY.
+  // Opens the store named by --repo / BACKUP_TOOL_REPOSITORY: a local path (or local:PATH),
+  // or rest:http[s]://[user:password@]host[:port]/path/ (with --cacert). kNotSupported for
+  // the other remote schemes, kInvalidArgument for a malformed URL or unreadable --cacert.
   Result<storage::BlobStorePtr> OpenStore() const;
   // Opens the vault, optionally locks it and loads the index. On failure prints the error and
-  // returns the exit code to use (10 no vault, 12 wrong password, 11 locked, 1 otherwise).
+  // returns the exit code to use (10 no vault, 12 wrong password, 13 the server refused the
+  // store's credentials, 11 locked, 1 otherwise).
   std::optional<OpenVault> Open(LockMode lock, bool load_index, int& code);
   repo::RepositoryOptions RepoOptions() const;
 

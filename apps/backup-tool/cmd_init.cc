@@ -13,6 +13,12 @@ struct InitOptions {
 int RunInit(Cli& cli, const InitOptions& o) {
   auto store = cli.OpenStore();
   if (!store) return cli.Fatal(store.error());
+  // A server that refuses the store's credentials is told apart from a wrong password (and
+  // before one is asked for).
+  if (auto cfg = (*store)->Stat(storage::ObjectHandle::Config());
+      !cfg && cfg.error().Code() == ErrorCode::kUnauthenticated) {
+    return cli.Fatal(cfg.error(), kExitServerAuth);
+  }
   auto password = cli.NewPassword();
   if (!password) return cli.Fatal(password.error());
   if (password->empty()) {

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   app.add_option("--password-command", cli.global.password_command,
                  "read the vault password from a command's output "
                  "(env BACKUP_TOOL_PASSWORD_COMMAND)");
+  app.add_option("--cacert", cli.global.cacert,
+                 "PEM file of the CA certificate(s) to trust for an https:// rest: vault, "
+                 "instead of the system's (env BACKUP_TOOL_CACERT)");
   app.add_flag("--json", cli.global.json, "print JSON (JSON lines for progress) instead of text");
   app.add_flag("-q,--quiet", cli.global.quiet, "print only errors");
   app.add_flag("-v,--verbose", cli.global.verbose, "print more (repeat for even more)");

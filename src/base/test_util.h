@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Test-only helpers shared by every library's tests (includes gtest; never include from
-// library code): gtest assertions on Result, and TempDir, a scratch directory removed with
-// everything in it when the test ends.
+// library code): gtest assertions on Result, TempDir, a scratch directory removed with
+// everything in it when the test ends, and UnusedLoopbackPort.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -68,5 +72,18 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// A loopback TCP port with nothing listening on it (for "server unreachable" tests).
+inline int UnusedLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  HALLEY_CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
 
 }  // namespace halley::testutil

@@ -5,6 +5,7 @@
 
 #include "base/encoding.h"
 #include "crypto/kdf.h"
+#include "crypto/login.h"
 #include "crypto/random.h"
 
 namespace halley::crypto {

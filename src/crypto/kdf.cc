@@ -106,15 +106,4 @@ Bytes HkdfSha256(ByteView ikm, ByteView salt, ByteView info, size_t length) {
   return out;
 }
 
-LoginKeys DeriveLoginKeys(std::string_view username, std::string_view password) {
-  std::string salt(kLoginKdfSaltPrefix);
-  salt += username;
-  Bytes derived = Pbkdf2Sha512(password, AsBytes(salt), kLoginKdfIterations, 48);
-  LoginKeys keys;
-  std::memcpy(keys.l.data(), derived.data(), 24);
-  std::memcpy(keys.r.data(), derived.data() + 24, 24);
-  SecureZero(derived.data(), derived.size());
-  return keys;
-}
-
 }  // namespace halley::crypto

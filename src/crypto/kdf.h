@@ -40,18 +40,4 @@ Bytes Pbkdf2Sha512(std::string_view password, ByteView salt, uint32_t iterations
 // RFC says. REQUIRES: !ikm.empty(), 1 <= length <= 255*32.
 Bytes HkdfSha256(ByteView ikm, ByteView salt, ByteView info, size_t length);
 
-// The zero-knowledge ratchet: PBKDF2-HMAC-SHA512(password, salt = "halley/zkr/v1/" + username,
-// kLoginKdfIterations, 48 bytes); L = bytes 0-23 (sent to the server in place of the password),
-// R = bytes 24-47 (never leaves the client). Username and password are used as the bytes given,
-// without normalisation; callers pass the canonical form.
-inline constexpr uint32_t kLoginKdfIterations = 100000;  // fixed forever: output must repeat
-inline constexpr std::string_view kLoginKdfSaltPrefix = "halley/zkr/v1/";
-
-struct LoginKeys {
-  std::array<uint8_t, 24> l{};
-  std::array<uint8_t, 24> r{};
-};
-
-LoginKeys DeriveLoginKeys(std::string_view username, std::string_view password);
-
 }  // namespace halley::crypto

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "crypto/kdf.h"
+#include "crypto/login.h"
 
 #include <gtest/gtest.h>
 

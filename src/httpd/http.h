@@ -40,6 +40,7 @@ struct Request {
   std::string query;   // after '?', or ""
   std::vector<std::pair<std::string, std::string>> headers;  // names in lower case
   std::string peer_address;                                  // the TCP peer's IP
+  std::string scheme = "http";                               // "https" on a TLS listener
   std::optional<uint64_t> content_length;                    // absent for chunked bodies
   BodySource* body = nullptr;                                // never null inside a handler
 

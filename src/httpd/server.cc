@@ -18,6 +18,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -247,6 +248,7 @@ void Connection<Stream>::Serve() {
       req.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     req.peer_address = peer_;
+    req.scheme = std::is_same_v<Stream, tcp::socket> ? "http" : "https";
     if (parser.content_length()) req.content_length = *parser.content_length();
     const bool expect_continue =
         beast::iequals(head[http::field::expect], "100-continue") && !parser.is_done();

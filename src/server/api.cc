@@ -8,59 +8,11 @@
 
 #include "base/log.h"
 #include "crypto/bcrypt.h"
-#include "server/app.h"
-#include "server/status.h"
+#include "server/api_call.h"
 
 namespace halley::server {
+namespace api {
 namespace {
-
-using httpd::Response;
-
-constexpr size_t kMaxApiBody = 1 << 20;
-constexpr JsonLimits kApiJsonLimits{kMaxApiBody, 64};
-
-std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
-Response Ok() { return Response::Message(200, "OK"); }
-Response ErrorReply(const Error& e) { return Response::Message(HttpStatus(e.Code()), e.Message()); }
-
-// One API request: its form fields and, after authentication, who made it.
-struct Call {
-  App& app;
-  httpd::Request& req;
-  std::vector<std::pair<std::string, std::string>> form;
-  std::string client;
-  std::string user;
-
-  // The first field named `name`, or null.
-  const std::string* Get(std::string_view name) const {
-    for (const auto& [n, v] : form) {
-      if (n == name) return &v;
-    }
-    return nullptr;
-  }
-  std::string GetOr(std::string_view name, std::string def = {}) const {
-    const std::string* v = Get(name);
-    return v ? *v : def;
-  }
-  Result<std::string> Need(std::string_view name) const {
-    const std::string* v = Get(name);
-    if (!v || v->empty()) {
-      return Fail(ErrorCode::kInvalidArgument, "missing parameter " + std::string(name));
-    }
-    return *v;
-  }
-  // A JSON-encoded non-string parameter (comet.md §2.1); `def` if absent.
-  Result<int64_t> Int(std::string_view name, int64_t def) const {
-    const std::string* v = Get(name);
-    if (!v || v->empty()) return def;
-    auto j = ParseJson(*v, kApiJsonLimits);
-    if (!j || !j->is_number_integer()) {
-      return Fail(ErrorCode::kInvalidArgument, "parameter " + std::string(name) + " must be an integer");
-    }
-    return j->get<int64_t>();
-  }
-};
 
 // Admin accounts are checked against bcrypt hashes in halleyd.cfg; an unknown name costs the
 // same bcrypt as a wrong password.
@@ -244,7 +196,41 @@ Response DeleteBucket(Call& c) {
 
 Response FreeSpace(Call& c) { return Response::Json(Dump(c.app.Storage().FreeSpace())); }
 
-enum class Auth { kNone, kAdmin };
+// The caller a user endpoint acts for: the user's own password or L secret, or a user session.
+Result<void> AuthenticateUser(Call& c) {
+  const std::string user = c.GetOr("Username");
+  const std::string type = c.GetOr("AuthType");
+  if (type == "SessionKey") {
+    auto session = c.app.Sessions().Check(c.GetOr("SessionKey"), c.app.Config().SessionSeconds());
+    if (!session || session->type != "user" || (!user.empty() && user != session->username)) {
+      return Fail(ErrorCode::kUnauthenticated, "Invalid session key");
+    }
+    c.user = session->username;
+    return {};
+  }
+  if (type != "Password") {
+    return Fail(ErrorCode::kUnauthenticated,
+                type.empty() ? "Missing AuthType" : "Unsupported AuthType '" + type + "'");
+  }
+  const LoginProtection protection = c.app.Config().Protection();
+  if (const int64_t wait = c.app.Guard().Blocked(protection, user, c.client); wait > 0) {
+    return Fail(ErrorCode::kPermissionDenied, "Too many failed logins; try again in " +
+                                                  std::to_string(wait) + " seconds");
+  }
+  auto ok = AuthenticateUserPassword(c, user, c.GetOr("Password"));
+  if (!ok) {
+    if (ok.error().Code() == ErrorCode::kUnauthenticated) {
+      c.app.Guard().Failed(protection, user, c.client);
+      LogLine(LogLevel::kWarning, "login_failed", {{"user", user}, {"client", c.client}});
+    }
+    return ok;
+  }
+  c.app.Guard().Succeeded(user);
+  c.user = user;
+  return {};
+}
+
+enum class Auth { kNone, kAdmin, kUser };
 enum class Role { kAny, kAuthentication, kStorage };
 
 struct Endpoint {
@@ -265,11 +251,47 @@ constexpr Endpoint kEndpoints[] = {
     {"admin/storage/bucket-properties", Auth::kAdmin, Role::kStorage, BucketProperties},
     {"admin/storage/delete-bucket", Auth::kAdmin, Role::kStorage, DeleteBucket},
     {"admin/storage/free-space", Auth::kAdmin, Role::kStorage, FreeSpace},
+    {"admin/list-users", Auth::kAdmin, Role::kAuthentication, ListUsers},
+    {"admin/list-users-full", Auth::kAdmin, Role::kAuthentication, ListUsersFull},
+    {"admin/add-user", Auth::kAdmin, Role::kAuthentication, AddUser},
+    {"admin/add-user-from-profile", Auth::kAdmin, Role::kAuthentication, AddUserFromProfile},
+    {"admin/get-user-profile", Auth::kAdmin, Role::kAuthentication, GetUserProfile},
+    {"admin/get-user-profile-and-hash", Auth::kAdmin, Role::kAuthentication, GetUserProfileAndHash},
+    {"admin/get-user-profile-hash", Auth::kAdmin, Role::kAuthentication, GetUserProfileHash},
+    {"admin/set-user-profile", Auth::kAdmin, Role::kAuthentication, SetUserProfile},
+    {"admin/set-user-profile-hash", Auth::kAdmin, Role::kAuthentication, SetUserProfileHash},
+    {"admin/delete-user", Auth::kAdmin, Role::kAuthentication, DeleteUser},
+    {"admin/reset-user-password", Auth::kAdmin, Role::kAuthentication, ResetUserPassword},
+    {"admin/revoke-device", Auth::kAdmin, Role::kAuthentication, RevokeDevice},
+    {"admin/request-storage-vault", Auth::kAdmin, Role::kAuthentication, RequestStorageVault},
+    {"admin/request-storage-vault-providers", Auth::kAdmin, Role::kAuthentication,
+     RequestStorageVaultProviders},
+    {"admin/get-jobs-for-user", Auth::kAdmin, Role::kAuthentication, GetJobsForUser},
+    {"admin/get-jobs-recent", Auth::kAdmin, Role::kAuthentication, GetJobsRecent},
+    {"admin/get-jobs-all", Auth::kAdmin, Role::kAuthentication, GetJobsAll},
+    {"admin/get-jobs-for-date-range", Auth::kAdmin, Role::kAuthentication, GetJobsForDateRange},
+    {"admin/get-job-properties", Auth::kAdmin, Role::kAuthentication, GetJobProperties},
+    {"admin/get-job-log", Auth::kAdmin, Role::kAuthentication, GetJobLog},
+    {"admin/get-job-log-entries", Auth::kAdmin, Role::kAuthentication, GetJobLogEntries},
+    {"user/web/session/start", Auth::kUser, Role::kAuthentication, UserSessionStart},
+    {"user/web/get-user-profile-and-hash", Auth::kUser, Role::kAuthentication,
+     UserGetProfileAndHash},
+    {"user/web/set-user-profile-hash", Auth::kUser, Role::kAuthentication, UserSetProfileHash},
+    {"user/web/register-device", Auth::kUser, Role::kAuthentication, UserRegisterDevice},
+    {"user/web/request-storage-vault", Auth::kUser, Role::kAuthentication,
+     UserRequestStorageVault},
+    {"user/web/get-jobs", Auth::kUser, Role::kAuthentication, UserGetJobs},
+    {"user/web/job/start", Auth::kUser, Role::kAuthentication, UserJobStart},
+    {"user/web/job/progress", Auth::kUser, Role::kAuthentication, UserJobProgress},
+    {"user/web/job/log", Auth::kUser, Role::kAuthentication, UserJobLog},
+    {"user/web/job/finish", Auth::kUser, Role::kAuthentication, UserJobFinish},
 };
 
 }  // namespace
+}  // namespace api
 
-Response HandleApi(App& app, httpd::Request& req) {
+httpd::Response HandleApi(App& app, httpd::Request& req) {
+  using namespace api;
   const std::string_view name = std::string_view(req.path).substr(std::string_view("/api/v1/").size());
   const Endpoint* endpoint = nullptr;
   for (const Endpoint& e : kEndpoints) {
@@ -296,6 +318,8 @@ Response HandleApi(App& app, httpd::Request& req) {
   }
   if (endpoint->auth == Auth::kAdmin) {
     if (auto ok = AuthenticateAdmin(call); !ok) return ErrorReply(ok.error());
+  } else if (endpoint->auth == Auth::kUser) {
+    if (auto ok = AuthenticateUser(call); !ok) return ErrorReply(ok.error());
   }
   return endpoint->handler(call);
 }

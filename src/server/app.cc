@@ -44,7 +44,8 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
   std::unique_ptr<App> app(new App(options, config));
   const std::string& dir = options.data_dir;
   const int check = config.DatabaseCheckLevel();
-  for (const char* name : {"halley-buckets.db3", "halley-sessions.db3"}) {
+  for (const char* name :
+       {"halley-buckets.db3", "halley-sessions.db3", "halley-users.db3", "halley-jobs.db3"}) {
     if (::access((dir + "/" + name).c_str(), F_OK) == 0) {
       HALLEY_RETURN_IF_ERROR(CheckDatabase(dir + "/" + name, check));
     }
@@ -53,12 +54,16 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
                           BucketRegistry::Open(dir + "/halley-buckets.db3", *options.clock));
   HALLEY_ASSIGN_OR_RETURN(app->sessions_,
                           SessionStore::Open(dir + "/halley-sessions.db3", *options.clock));
+  HALLEY_ASSIGN_OR_RETURN(app->users_, UserStore::Open(dir + "/halley-users.db3"));
+  HALLEY_ASSIGN_OR_RETURN(app->jobs_, JobStore::Open(dir + "/halley-jobs.db3", *options.clock));
+  app->PruneJobsDaily();
   std::vector<std::string> volumes;
   if (config.StorageRoleEnabled()) {
     volumes = config.StorageVolumes();
     for (const std::string& v : volumes) HALLEY_RETURN_IF_ERROR(MakeDirs(v));
   }
-  app->storage_ = std::make_unique<StorageRole>(*app->buckets_, std::move(volumes));
+  app->storage_ =
+      std::make_unique<StorageRole>(*app->buckets_, std::move(volumes), config.VerifyUploads());
   app->start_time_ = std::chrono::duration_cast<std::chrono::seconds>(
                          options.clock->Now().time_since_epoch())
                          .count();
@@ -79,6 +84,18 @@ Result<void> App::UpdateConfig(const std::function<Result<void>(ServerConfig&)>&
   HALLEY_RETURN_IF_ERROR(next.Save(options_.config_path));
   config_ = std::move(next);
   return {};
+}
+
+void App::PruneJobsDaily() {
+  const int64_t now = jobs_->Now();
+  int64_t last = last_prune_.load();
+  if (now - last < 86400 || !last_prune_.compare_exchange_strong(last, now)) return;
+  auto pruned = jobs_->PruneOlderThan(Config().PruneLogsAfterDays());
+  if (!pruned) {
+    LogLine(LogLevel::kWarning, "jobs_prune_failed", {{"error", pruned.error().Message()}});
+  } else if (*pruned > 0) {
+    LogLine(LogLevel::kInfo, "jobs_pruned", {{"jobs", *pruned}});
+  }
 }
 
 std::string App::ClientAddress(const httpd::Request& req) const {

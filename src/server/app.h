@@ -22,9 +22,11 @@
 #include "httpd/http.h"
 #include "server/buckets.h"
 #include "server/config.h"
+#include "server/jobs.h"
 #include "server/login_guard.h"
 #include "server/sessions.h"
 #include "server/storage_role.h"
+#include "server/users.h"
 
 namespace halley::server {
 
@@ -58,10 +60,16 @@ class App {
   BucketRegistry& Buckets() { return *buckets_; }
   StorageRole& Storage() { return *storage_; }
   SessionStore& Sessions() { return *sessions_; }
+  UserStore& Users() { return *users_; }
+  JobStore& Jobs() { return *jobs_; }
+  SecretCache& UserSecrets() { return user_secrets_; }
   LoginGuard& Guard() { return guard_; }
   SecretCache& AdminSecrets() { return admin_secrets_; }
   Clock& GetClock() { return *options_.clock; }
   int64_t StartTime() const { return start_time_; }
+  // Deletes job history older than PruneLogsAfterDays, at most once a day (called at start and
+  // as jobs finish, so a server that runs for months keeps pruning).
+  void PruneJobsDaily();
   // The client's address: the TCP peer, or with TrustXForwardedFor the left-most
   // X-Forwarded-For entry.
   std::string ClientAddress(const httpd::Request& req) const;
@@ -76,9 +84,13 @@ class App {
   std::unique_ptr<BucketRegistry> buckets_;
   std::unique_ptr<StorageRole> storage_;
   std::unique_ptr<SessionStore> sessions_;
+  std::unique_ptr<UserStore> users_;
+  std::unique_ptr<JobStore> jobs_;
+  SecretCache user_secrets_;
   LoginGuard guard_;
   SecretCache admin_secrets_;
   int64_t start_time_ = 0;
+  std::atomic<int64_t> last_prune_{0};
   std::atomic<bool> draining_{false};
 };
 

@@ -174,6 +174,7 @@ Result<void> ServerConfig::Validate() const {
   HALLEY_RETURN_IF_ERROR(Expect(auth, "RemoteStorage", Kind::kArray, "AuthenticationRole"));
   const Json& storage = Child(doc_, "StorageRole");
   HALLEY_RETURN_IF_ERROR(Expect(storage, "Storage", Kind::kObject, "StorageRole"));
+  HALLEY_RETURN_IF_ERROR(Expect(storage, "VerifyUploads", Kind::kBool, "StorageRole"));
   if (StorageRoleEnabled()) {
     HALLEY_RETURN_IF_ERROR(ValidateDestination(Child(storage, "Storage"), "StorageRole.Storage", true));
   }
@@ -237,6 +238,10 @@ std::vector<std::string> ServerConfig::StorageVolumes() const {
     out.push_back(Resolve(Child(storage, "LocalcopyPath").get<std::string>()));
   }
   return out;
+}
+
+bool ServerConfig::VerifyUploads() const {
+  return BoolOr(Child(doc_, "StorageRole"), "VerifyUploads", true);
 }
 
 bool ServerConfig::TrustXForwardedFor() const { return BoolOr(doc_, "TrustXForwardedFor", false); }

@@ -54,6 +54,8 @@ class ServerConfig {
   // Absolute directories of the Storage Role's volumes: one for a Local Path destination,
   // one per span target for a Spanned one.
   std::vector<std::string> StorageVolumes() const;
+  // StorageRole.VerifyUploads (default true): refuse an upload whose SHA-256 is not its name.
+  bool VerifyUploads() const;
   bool TrustXForwardedFor() const;
   LoginProtection Protection() const;
   int64_t SessionSeconds() const;  // SessionSettings.ExpiredInSeconds, default 1800

@@ -27,8 +27,10 @@ namespace halley::server {
 
 class StorageRole {
  public:
-  StorageRole(BucketRegistry& buckets, std::vector<std::string> volumes)
-      : buckets_(buckets), volumes_(std::move(volumes)) {}
+  // `verify_uploads` false skips the SHA-256 check of uploads (as rest-server's
+  // --no-verify-upload, for servers short of CPU); clients still verify what they read.
+  StorageRole(BucketRegistry& buckets, std::vector<std::string> volumes, bool verify_uploads)
+      : buckets_(buckets), volumes_(std::move(volumes)), verify_uploads_(verify_uploads) {}
 
   // Serves a request whose path starts with "/storage/".
   httpd::Response Handle(httpd::Request& req);
@@ -47,6 +49,7 @@ class StorageRole {
  private:
   BucketRegistry& buckets_;
   std::vector<std::string> volumes_;
+  const bool verify_uploads_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<storage::BlobStore>> open_;  // guarded by mu_
 };

@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.parse
 
+import harness
 from harness import OPTIONS
 
 
@@ -127,6 +128,61 @@ class Halleyd:
         self.proc.kill()
         self.proc.wait()
         self.log_file.close()
+
+
+# A minimal halleyd.cfg (the roles on, storage under the data directory); tests copy and edit it.
+MINIMAL_CONFIG = {
+    "AdminUsers": [],
+    "AuthenticationRole": {"RoleEnabled": True},
+    "StorageRole": {"RoleEnabled": True,
+                    "Storage": {"DestinationType": 1002, "LocalcopyPath": "storage"}},
+    "ListenAddresses": [{"ListenAddress": "127.0.0.1:8060"}],
+}
+
+
+def config(**changes):
+    """A deep copy of MINIMAL_CONFIG with top-level keys replaced."""
+    c = json.loads(json.dumps(MINIMAL_CONFIG))
+    c.update(changes)
+    return c
+
+
+class HalleydTestCase(harness.TestCase):
+    """A TestCase that starts halleyd processes (self.start) on self.data and kills any still
+    running at the end."""
+
+    def setUp(self):
+        super().setUp()
+        self.rng, _ = harness.seeded_rng(self.id().split(".")[-1])
+        self.data = os.fsdecode(self.wd.sub("data"))
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            if s.proc.poll() is None:
+                s.kill()
+        super().tearDown()
+
+    def start(self, **kw):
+        s = Halleyd(self.data, **kw)
+        self.servers.append(s)
+        return s
+
+    def start_tls(self):
+        """halleyd with a TLS listener on a fresh self-signed certificate for 127.0.0.1;
+        returns (server, the certificate's path: the clients' CA file)."""
+        cert = os.fsdecode(self.wd.sub("cert.pem"))
+        keyfile = os.fsdecode(self.wd.sub("key.pem"))
+        r = harness.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                         "-keyout", keyfile, "-out", cert])
+        self.assertExit(r, 0)
+        s = self.start(config=config(ListenAddresses=[
+            {"ListenAddress": "127.0.0.1:0", "SSLCertPath": cert, "SSLCertKey": keyfile}]),
+            listen=None)
+        s.scheme = "https"
+        s.tls_context = ssl.create_default_context(cafile=cert)
+        return s, cert
 
 
 def setup_admin(server, user="admin", password="admin password 1"):

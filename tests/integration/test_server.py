@@ -7,6 +7,7 @@ input, login protection, SIGTERM and kill -9 during uploads.
   python3 tests/integration/test_server.py --backup-tool PATH --halleyd PATH [--runs N]
 """
 
+import base64
 import glob
 import hashlib
 import json
@@ -21,29 +22,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from server import Halleyd, register_bucket, setup_admin  # noqa: E402
+from server import HalleydTestCase, config as server_config, register_bucket, setup_admin  # noqa: E402,E501
 
 V2 = "application/vnd.x.restic.rest.v2"
 
 
-class ServerTest(harness.TestCase):
-    def setUp(self):
-        super().setUp()
-        self.rng, _ = harness.seeded_rng(self.id())
-        self.data = os.fsdecode(self.wd.sub("data"))
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            if s.proc.poll() is None:
-                s.kill()
-        super().tearDown()
-
-    def start(self, **kw):
-        s = Halleyd(self.data, **kw)
-        self.servers.append(s)
-        return s
-
+class ServerTestBase(HalleydTestCase):
     def make_source(self, name="src", files=30, max_size=200_000):
         src = self.wd.mkdir(name)
         for i in range(files):
@@ -73,7 +57,9 @@ class ServerTest(harness.TestCase):
         self.restic_ok(server, bucket, key, "restore", "latest", "--target", target, *extra)
         self.assertTreesEqual(src, target + src)
 
-    # ------------------------------------------------------------------------------------
+
+
+class ServerTest(ServerTestBase):
     def test_default_config_health_and_first_admin(self):
         s = self.start()
         cfg_path = os.path.join(self.data, "halleyd.cfg")
@@ -235,7 +221,7 @@ class ServerTest(harness.TestCase):
 
     def test_spanned_volumes_balance_and_survive_files_moving(self):
         vols = [os.fsdecode(self.wd.mkdir("vol%d" % i)) for i in (1, 2)]
-        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
+        cfg = server_config()
         cfg["StorageRole"]["Storage"] = {
             "DestinationType": 1006,
             "SpanTargets": [{"DestinationType": 1002, "LocalcopyPath": v} for v in vols]}
@@ -271,19 +257,7 @@ class ServerTest(harness.TestCase):
         self.assertEqual(len(free["Spanned"]["Targets"]), 2)
 
     def test_tls_listener_with_a_private_ca(self):
-        cert = os.fsdecode(self.wd.sub("cert.pem"))
-        keyfile = os.fsdecode(self.wd.sub("key.pem"))
-        r = harness.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                         "-keyout", keyfile, "-out", cert])
-        self.assertExit(r, 0)
-        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
-        cfg["ListenAddresses"] = [{"ListenAddress": "127.0.0.1:0", "SSLCertPath": cert,
-                                   "SSLCertKey": keyfile}]
-        s = self.start(config=cfg, listen=None)
-        import ssl
-        s.scheme = "https"
-        s.tls_context = ssl.create_default_context(cafile=cert)
+        s, cert = self.start_tls()
         self.assertEqual(s.request("GET", "/healthz")[0], 200)
         admin = setup_admin(s)
         bucket, key = register_bucket(s, admin)
@@ -341,7 +315,7 @@ class ServerTest(harness.TestCase):
         self.assertEqual(s.stop(), 0)
 
     def test_login_protection_locks_the_attacker_not_other_users(self):
-        cfg = json.loads(json.dumps(DEFAULT_CONFIG))
+        cfg = server_config()
         cfg["TrustXForwardedFor"] = True
         cfg["LoginProtection"] = {"Enabled": True, "FailureThreshold": 5, "CooldownSeconds": 600}
         cfg["AdminUsers"] = [
@@ -416,13 +390,192 @@ class ServerTest(harness.TestCase):
         self.assertEqual(s.stop(), 0)
 
 
-DEFAULT_CONFIG = {
-    "AdminUsers": [],
-    "AuthenticationRole": {"RoleEnabled": True},
-    "StorageRole": {"RoleEnabled": True,
-                    "Storage": {"DestinationType": 1002, "LocalcopyPath": "storage"}},
-    "ListenAddresses": [{"ListenAddress": "127.0.0.1:8060"}],
-}
+def login_secret(username, password):
+    """The zero-knowledge ratchet of DESIGN §4, computed independently: (L as sent, L, R)."""
+    d = hashlib.pbkdf2_hmac("sha512", password.encode(), b"halley/zkr/v1/" + username.encode(),
+                            100000, 48)
+    return "zkr1:" + d[:24].hex(), d[:24], d[24:]
+
+
+def bcrypt_sha512(secret):
+    """bcrypt(base64(SHA-512(secret))) with the first 72 characters, as a device computes it."""
+    import crypt
+    text = base64.b64encode(hashlib.sha512(secret).digest()).decode()[:72]
+    return crypt.crypt(text, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 10))
+
+
+class AuthenticationRoleTest(ServerTestBase):
+    def test_users_profiles_devices_vaults_and_jobs_with_zero_knowledge(self):
+        s = self.start()
+        admin = setup_admin(s)
+        user, password = "alice@example.com", "correct horse battery staple"
+        status, reply = s.api("admin/add-user", auth=admin, TargetUser=user,
+                              TargetPassword=password)
+        self.assertEqual(status, 200, reply)
+        status, reply = s.api("admin/add-user", auth=admin, TargetUser=user, TargetPassword="x")
+        self.assertEqual(status, 403, reply)  # exists
+        status, reply = s.api("admin/add-user", auth=admin, TargetUser="bad/name",
+                              TargetPassword="x")
+        self.assertEqual(status, 400, reply)
+        self.assertEqual(s.api("admin/list-users", auth=admin)[1], [user])
+
+        # A device logs in with L; a web login with the typed password works too.
+        sent_l, l, r = login_secret(user, password)
+        for secret in (sent_l, password):
+            status, reply = s.api("user/web/session/start", auth=(user, secret))
+            self.assertEqual(status, 200, reply)
+            self.assertEqual(reply["SessionType"], "user")
+        status, _ = s.api("user/web/session/start", auth=(user, login_secret(user, "wrong")[0]))
+        self.assertEqual(status, 401)
+        # An admin session is not a user session and vice versa.
+        session = {"Username": user, "AuthType": "SessionKey", "SessionKey": reply["SessionKey"]}
+        self.assertEqual(s.api("user/web/get-user-profile-and-hash", **session)[0], 200)
+        self.assertEqual(s.api("admin/list-users", **session)[0], 401)
+
+        # Device registration, then the profile round-trips unknown fields with its hash.
+        dev = {"Username": user, "AuthType": "Password", "Password": sent_l}
+        status, reply = s.api("user/web/register-device", DeviceID="dev-1", FriendlyName="laptop",
+                              PlatformVersion={"os": "linux", "arch": "amd64"}, **dev)
+        self.assertEqual(status, 200, reply)
+        status, got = s.api("user/web/get-user-profile-and-hash", **dev)
+        self.assertEqual(got["Profile"]["Devices"]["dev-1"]["FriendlyName"], "laptop")
+        profile, old_hash = got["Profile"], got["ProfileHash"]
+        profile["FutureField"] = {"kept": [1, 2, 3]}
+        profile["IsSuspended"] = True          # not the user's to change
+        profile["PasswordHash"] = "forged"     # nobody's to change this way
+        status, reply = s.api("user/web/set-user-profile-hash", ProfileData=profile,
+                              RequireHash=old_hash, **dev)
+        self.assertEqual(status, 200, reply)
+        status, reply = s.api("user/web/set-user-profile-hash", ProfileData=profile,
+                              RequireHash=old_hash, **dev)
+        self.assertEqual(status, 409, reply)  # stale hash
+        status, got = s.api("admin/get-user-profile-and-hash", auth=admin, TargetUser=user)
+        self.assertEqual(got["Profile"]["FutureField"], {"kept": [1, 2, 3]})
+        self.assertFalse(got["Profile"]["IsSuspended"])
+        self.assertTrue(got["Profile"]["PasswordHash"].startswith("$2b$"))
+
+        # The device requests a vault keeping its bucket key: only a hash goes to the server.
+        psk = os.urandom(16).hex()
+        status, reply = s.api("user/web/request-storage-vault", SetKeyHashFormat=2,
+                              SetKeyHashValue=bcrypt_sha512(psk.encode()), **dev)
+        self.assertEqual(status, 200, reply)
+        vault_id = reply["DestinationID"]
+        status, got = s.api("user/web/get-user-profile-and-hash", **dev)
+        vault = got["Profile"]["Destinations"][vault_id]
+        self.assertEqual(vault["DestinationType"], 1003)
+        self.assertEqual(vault["CometBucketKey"], "")
+        self.assertEqual(vault["CometServer"], f"http://{s.address}/")
+        src = self.make_source(files=10)
+        self.restic_ok(s, vault["CometBucket"], psk, "init")
+        self.roundtrip(s, vault["CometBucket"], psk, src)
+        status, providers = s.api("admin/request-storage-vault-providers", auth=admin)
+        self.assertIn("default-self", providers)
+
+        # Jobs: start, progress, log, finish; the admin sees 5000/4001 with the counts.
+        status, reply = s.api("user/web/job/start", Job={"Classification": 4001, "DeviceID": "dev-1",
+                                                        "DestinationGUID": vault_id}, **dev)
+        self.assertEqual(status, 200, reply)
+        job = reply["JobID"]
+        for counter in (1, 3, 2):  # an out-of-order report is ignored
+            status, _ = s.api("user/web/job/progress", JobID=job,
+                              Progress={"Counter": counter, "BytesDone": counter * 100}, **dev)
+            self.assertEqual(status, 200)
+        status, reply = s.api("user/web/job/log", JobID=job, Entries=[
+            {"Severity": "I", "Message": "Starting backup"},
+            {"Severity": "W", "Message": "could not read /etc/shadow"},
+            {"Severity": "X", "Message": "bad"}], **dev)
+        self.assertEqual(status, 400, reply)
+        status, reply = s.api("user/web/job/log", JobID=job, Entries=[
+            {"Severity": "I", "Message": "Starting backup"},
+            {"Severity": "W", "Message": "could not read /etc/shadow"}], **dev)
+        self.assertEqual(status, 200, reply)
+        status, reply = s.api("user/web/job/finish", JobID=job, Status=5000,
+                              Job={"TotalFiles": 10, "TotalSize": 12345, "UploadSize": 999,
+                                   "SnapshotID": "abc"}, **dev)
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(s.api("user/web/job/finish", JobID=job, Status=5000, **dev)[0], 400)
+        status, jobs = s.api("admin/get-jobs-for-user", auth=admin, TargetUser=user)
+        self.assertEqual(len(jobs), 1)
+        j = jobs[0]
+        self.assertEqual((j["Status"], j["Classification"], j["TotalFiles"], j["TotalSize"]),
+                         (5000, 4001, 10, 12345))
+        self.assertEqual(j["Progress"]["Counter"], 3)
+        self.assertEqual(j["Progress"]["BytesDone"], 300)
+        self.assertGreater(j["EndTime"], 0)
+        status, entries = s.api("admin/get-job-log-entries", auth=admin, JobID=job, MinSeverity="W")
+        self.assertEqual([e["Message"] for e in entries], ["could not read /etc/shadow"])
+        status, _, text = s.request("POST", "/api/v1/admin/get-job-log", urllib_form(
+            admin, JobID=job), {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertIn(b" W could not read /etc/shadow", text)
+        self.assertEqual(len(s.api("admin/get-jobs-recent", auth=admin)[1]), 1)
+        self.assertEqual(len(s.api("admin/get-jobs-for-date-range", auth=admin,
+                                   Start=j["EndTime"] + 100, End=j["StartTime"] - 100)[1]), 1)
+        self.assertEqual(s.api("admin/get-jobs-for-date-range", auth=admin, Start=0, End=0)[1], [])
+        # Another user cannot touch this job.
+        s.api("admin/add-user", auth=admin, TargetUser="mallory", TargetPassword="m")
+        status, _ = s.api("user/web/job/progress", JobID=job, Progress={"Counter": 9},
+                          auth=("mallory", "m"))
+        self.assertEqual(status, 404)
+
+        # No recovery code: the server cannot reset the password, and says why.
+        status, reply = s.api("admin/reset-user-password", auth=admin, TargetUser=user,
+                              NewPassword="new")
+        self.assertEqual(status, 403, reply)
+        self.assertIn("recovery", reply["Message"])
+
+        # Zero knowledge: nothing under the data directory holds the password, L, R or the PSK
+        # in raw, hex or base64 form (bucket contents are the vault's own encrypted files).
+        secrets = [password.encode(), psk.encode()]
+        for raw in (l, r):
+            secrets += [raw, raw.hex().encode(), base64.b64encode(raw), base64.b64encode(raw)[:30]]
+        for root, _, files in os.walk(self.data):
+            for name in files:
+                path = os.path.join(root, name)
+                with open(path, "rb") as f:
+                    blob = f.read()
+                for secret in secrets:
+                    self.assertNotIn(secret, blob, path)
+
+        # Revoking the device and deleting the user.
+        status, reply = s.api("admin/revoke-device", auth=admin, TargetUser=user, TargetDevice="dev-1")
+        self.assertEqual(status, 200, reply)
+        self.assertEqual(s.api("admin/get-user-profile", auth=admin, TargetUser=user)[1]["Devices"], {})
+        self.assertEqual(s.api("admin/delete-user", auth=admin, TargetUser=user)[0], 200)
+        self.assertEqual(s.api("admin/get-jobs-for-user", auth=admin, TargetUser=user)[1], [])
+        self.assertEqual(s.api("user/web/get-user-profile-and-hash", **session)[0], 401)
+
+    def test_admin_profile_edits_and_suspension(self):
+        s = self.start()
+        admin = setup_admin(s)
+        s.api("admin/add-user", auth=admin, TargetUser="bob", TargetPassword="bob pw",
+              StoreRecoveryCode=1)
+        status, got = s.api("admin/get-user-profile-and-hash", auth=admin, TargetUser="bob")
+        self.assertEqual(len(got["Profile"]["PasswordRecovery"]), 48)  # opted in: R kept
+        profile = got["Profile"]
+        profile["IsSuspended"] = True
+        status, reply = s.api("admin/set-user-profile-hash", auth=admin, TargetUser="bob",
+                              ProfileData=profile, RequireHash=got["ProfileHash"])
+        self.assertEqual(status, 200, reply)
+        status, reply = s.api("user/web/session/start", auth=("bob", "bob pw"))
+        self.assertEqual(status, 403, reply)
+        self.assertIn("suspended", reply["Message"])
+        status, reply = s.api("admin/add-user-from-profile", auth=admin, TargetUser="carol",
+                              ProfileData={"AccountName": "Carol", "Unknown": 1})
+        self.assertEqual(status, 200, reply)
+        carol = s.api("admin/get-user-profile", auth=admin, TargetUser="carol")[1]
+        self.assertEqual((carol["AccountName"], carol["Unknown"], carol["Username"]),
+                         ("Carol", 1, "carol"))
+        self.assertEqual(s.api("admin/set-user-profile", auth=admin, TargetUser="carol",
+                               ProfileData="[1]")[0], 400)
+        self.assertEqual(s.api("admin/get-user-profile", auth=admin, TargetUser="nobody")[0], 404)
+
+
+def urllib_form(auth, **fields):
+    import urllib.parse
+    return urllib.parse.urlencode(dict(Username=auth[0], AuthType="Password", Password=auth[1],
+                                       **fields)).encode()
+
+
 
 
 if __name__ == "__main__":

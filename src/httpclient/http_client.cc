@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "httpclient/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <mutex>
+
+namespace halley::httpclient {
+namespace {
+
+#ifndef HALLEY_VERSION
+#define HALLEY_VERSION "0"
+#endif
+
+constexpr size_t kMaxIdleHandles = 16;
+constexpr size_t kErrorBodyBytes = 4096;
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { HALLEY_CHECK(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK); });
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// "host:port" of a URL, without credentials.
+std::string HostOf(std::string_view url) {
+  std::string redacted = RedactUrl(url);
+  std::string_view s = redacted;
+  if (size_t scheme = s.find("://"); scheme != std::string_view::npos) s.remove_prefix(scheme + 3);
+  return std::string(s.substr(0, s.find_first_of("/?#")));
+}
+
+// What one transfer collects; the callbacks' user data.
+struct Transfer {
+  const Request* req;
+  Response* resp;
+  bool too_long = false;
+
+  bool Success() const { return resp->status >= 200 && resp->status < 300; }
+};
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::string_view line(data, size * n);
+  if (line.substr(0, 5) == "HTTP/") {
+    // A new status line (after a 1xx answer, or a proxy's CONNECT reply): start over.
+    t->resp->headers.clear();
+    const size_t sp = line.find(' ');
+    int status = 0;
+    for (size_t i = sp == std::string_view::npos ? line.size() : sp + 1;
+         i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])); ++i) {
+      status = status * 10 + (line[i] - '0');
+    }
+    t->resp->status = status;
+  } else if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
+    t->resp->headers.emplace_back(Lower(Trim(line.substr(0, colon))),
+                                  std::string(Trim(line.substr(colon + 1))));
+  }
+  return size * n;
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t len = size * n;
+  Response& r = *t->resp;
+  if (!t->Success()) {
+    const size_t keep = std::min(len, kErrorBodyBytes - std::min(kErrorBodyBytes, r.body.size()));
+    r.body.insert(r.body.end(), data, data + keep);
+  } else if (r.body_size + len > t->req->max_body) {
+    t->too_long = true;
+    return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+  } else if (t->req->body_into) {
+    MutableByteView into = *t->req->body_into;
+    if (r.body_size + len > into.size()) {
+      t->too_long = true;
+      return 0;
+    }
+    std::memcpy(into.data() + r.body_size, data, len);
+  } else {
+    r.body.insert(r.body.end(), data, data + len);
+  }
+  r.body_size += len;
+  return len;
+}
+
+Error CurlError(CURLcode code, const char* detail, const Request& req) {
+  std::string text = detail[0] != '\0' ? detail : curl_easy_strerror(code);
+  // libcurl's texts do not contain credentials, but they may quote the URL: be sure.
+  const std::string redacted = RedactUrl(req.url);
+  if (redacted != req.url) {
+    for (size_t at; (at = text.find(req.url)) != std::string::npos;) {
+      text.replace(at, req.url.size(), redacted);
+    }
+  }
+  const std::string what = req.method + " " + redacted + ": ";
+  switch (code) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_PROXY:
+    case CURLE_AGAIN:
+      return Error(ErrorCode::kUnavailable, what + text);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ISSUER_ERROR:
+      return Error(ErrorCode::kInvalidArgument, "TLS certificate of " + HostOf(req.url) +
+                                                    " is not trusted: " + text +
+                                                    " (use --cacert FILE for a private CA)");
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Error(ErrorCode::kInvalidArgument, what + text);
+    default:
+      return Error(ErrorCode::kIoError, what + text);
+  }
+}
+
+}  // namespace
+
+std::string RedactUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::string(url);
+  const size_t host = scheme + 3;
+  const size_t end = std::min(url.find_first_of("/?#", host), url.size());
+  const size_t at = url.substr(0, end).rfind('@');
+  if (at == std::string_view::npos || at < host) return std::string(url);
+  return std::string(url.substr(0, host)) + std::string(url.substr(at + 1));
+}
+
+std::string_view Response::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+// Idle libcurl handles. A handle keeps its connections open after a request, so taking one
+// from the pool usually reuses a keep-alive connection to the same server.
+struct Client::Pool {
+  std::mutex mu;
+  std::vector<CURL*> idle;  // guarded by mu
+
+  CURL* Take() {
+    {
+      std::lock_guard lock(mu);
+      if (!idle.empty()) {
+        CURL* h = idle.back();
+        idle.pop_back();
+        return h;
+      }
+    }
+    return curl_easy_init();
+  }
+  void Give(CURL* h) {
+    {
+      std::lock_guard lock(mu);
+      if (idle.size() < kMaxIdleHandles) {
+        idle.push_back(h);
+        return;
+      }
+    }
+    curl_easy_cleanup(h);
+  }
+  ~Pool() {
+    for (CURL* h : idle) curl_easy_cleanup(h);
+  }
+};
+
+Client::Client(ClientOptions options) : options_(std::move(options)), pool_(new Pool) {
+  GlobalInit();
+  if (options_.user_agent.empty()) options_.user_agent = "backup-tool/" HALLEY_VERSION;
+}
+
+Client::~Client() = default;
+
+Result<Response> Client::Do(const Request& req) {
+  CURL* h = pool_->Take();
+  if (h == nullptr) return Fail(ErrorCode::kIoError, "curl_easy_init failed");
+  // Back to the pool with its connections, whatever happens below. curl_easy_reset() keeps
+  // the connection cache: only the options go.
+  struct Release {
+    Pool* pool;
+    CURL* h;
+    ~Release() {
+      curl_easy_reset(h);
+      pool->Give(h);
+    }
+  } release{pool_.get(), h};
+
+  Response resp;
+  Transfer t{&req, &resp};
+  char detail[CURL_ERROR_SIZE] = {0};
+  curl_slist* headers = nullptr;
+  struct FreeHeaders {
+    curl_slist*& list;
+    ~FreeHeaders() { curl_slist_free_all(list); }
+  } free_headers{headers};
+  for (const auto& [name, value] : req.headers) {
+    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+  }
+  // An upload starts at once instead of waiting up to a second for "100 Continue".
+  headers = curl_slist_append(headers, "Expect:");
+
+  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+
+  if (req.method == "GET") {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  } else if (req.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else {
+    if (req.method != "POST") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    if (req.method == "POST" || req.method == "PUT" || !req.body.empty()) {
+      // libcurl sends the caller's bytes without copying them; "" for an empty body, since
+      // a null pointer would make it read the body from stdin.
+      const void* data = req.body.empty() ? "" : static_cast<const void*>(req.body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    }
+  }
+
+  const CURLcode code = curl_easy_perform(h);
+  if (t.too_long) {
+    return Fail(ErrorCode::kIoError, req.method + " " + RedactUrl(req.url) +
+                                         ": the response body is longer than expected");
+  }
+  if (code != CURLE_OK) return Fail(CurlError(code, detail, req));
+  return resp;
+}
+
+}  // namespace halley::httpclient
