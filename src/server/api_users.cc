@@ -68,14 +68,26 @@ Json NewProfile(Call& c, const std::string& user, const std::string& organizatio
           {"CreationGUID", NewId()}};
 }
 
-// Checks the shape of a profile sent by a client: an object whose known map fields are objects.
+// Checks the shape of a profile sent by a client: an object whose fields that the server reads
+// have the right types (so that a bad edit is refused here rather than breaking later logins).
 Result<void> ValidateProfile(const Json& p) {
   if (!p.is_object()) return Fail(ErrorCode::kInvalidArgument, "ProfileData must be a JSON object");
+  const auto wrong = [](const char* k, const char* what) {
+    return Fail(ErrorCode::kInvalidArgument, std::string("ProfileData.") + k + " must be " + what);
+  };
   for (const char* k : kObjectFields) {
-    if (p.contains(k) && !p[k].is_object()) {
-      return Fail(ErrorCode::kInvalidArgument, std::string("ProfileData.") + k + " must be an object");
-    }
+    if (p.contains(k) && !p[k].is_object()) return wrong(k, "an object");
   }
+  for (const char* k : {"IsSuspended", "AllowPasswordLogin", "RequirePasswordChange"}) {
+    if (p.contains(k) && !p[k].is_boolean()) return wrong(k, "a boolean");
+  }
+  for (const char* k : {"MaximumDevices", "PasswordFormat", "CreateTime"}) {
+    if (p.contains(k) && !p[k].is_number_integer()) return wrong(k, "an integer");
+  }
+  for (const char* k : {"Username", "OrganizationID", "PasswordHash", "PasswordRecovery"}) {
+    if (p.contains(k) && !p[k].is_string()) return wrong(k, "a string");
+  }
+  if (p.contains("Policy") && !p["Policy"].is_object()) return wrong("Policy", "an object");
   return {};
 }
 
@@ -132,6 +144,8 @@ Response WriteProfile(Call& c, const std::string& user, bool as_admin, bool with
 // bcrypt(sha512) of its own key keeps the key to itself (zero knowledge); otherwise the key is
 // generated here and stored in the profile.
 Response AddRequestedVault(Call& c, const std::string& user) {
+  auto owner = c.app.Users().Get(user);
+  if (!owner) return ErrorReply(owner.error());
   const std::string provider = c.GetOr("StorageProvider");
   const ServerConfig config = c.app.Config();
   const Json templates =
@@ -152,7 +166,7 @@ Response AddRequestedVault(Call& c, const std::string& user) {
   auto format = c.Int("SetKeyHashFormat", kPasswordFormatPlaintext);
   if (!format) return ErrorReply(format.error());
   auto bucket = c.app.Buckets().Register("", static_cast<int>(*format), c.GetOr("SetKeyHashValue"),
-                                         c.GetOr("TargetOrganization"));
+                                         owner->profile.value("OrganizationID", ""));
   if (!bucket) return ErrorReply(bucket.error());
   std::string server = c.GetOr("SelfAddress");
   if (server.empty()) server = c.req.scheme + "://" + std::string(c.req.Header("host")) + "/";

@@ -10,6 +10,7 @@ self-signed certificate backup-tool refuses the server until given --cacert.
 
 import json
 import os
+import shutil
 import sys
 import unittest
 
@@ -113,6 +114,30 @@ class RestVault(HalleydTestCase):
         self.assertIn("Fatal:", r.stderr)
         self.assertIn("127.0.0.1", r.stderr)
         self.assertNotIn(key, r.stderr)
+
+    def test_seed_load_a_local_vault_copied_into_a_bucket(self):
+        """The spec's seed load and server migration: a vault made on a local disk is copied
+        file by file into a bucket's directory, and from then on is used through the server
+        with the same password (the vault's keys do not change)."""
+        local = self.vault(self.wd.sub("local-vault"))
+        local.init()
+        src = self.build_tree()
+        _, summary = local.backup(src)
+        s = self.start()
+        admin = setup_admin(s)
+        bucket, key = register_bucket(s, admin)
+        shutil.copytree(local.path, os.path.join(self.data, "storage", bucket).encode())
+        v = self.vault(s.rest_url(bucket, key))
+        snaps = json.loads(v.bt("--json", "snapshots", expect=0).stdout)
+        self.assertEqual([j["id"] for j in snaps], [summary["snapshot_id"]])
+        v.bt("check", "--read-data", expect=0)
+        harness.write_file(os.path.join(src, b"after-the-move"), b"new data\n")
+        _, summary2 = v.backup(src)
+        self.assertEqual(summary2.get("files_new"), 1, summary2)
+        target = self.wd.sub("restore")
+        v.restore("latest", target, expect=0)
+        self.assertTreesEqual(src, restored_path(target, src), compare_root=True)
+        self.restic_ok(v, "check", "--read-data")
 
     def test_tls_with_a_self_signed_certificate_needs_cacert(self):
         s, cert = self.start_tls()

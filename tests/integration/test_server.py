@@ -567,6 +567,10 @@ class AuthenticationRoleTest(ServerTestBase):
                          ("Carol", 1, "carol"))
         self.assertEqual(s.api("admin/set-user-profile", auth=admin, TargetUser="carol",
                                ProfileData="[1]")[0], 400)
+        status, reply = s.api("admin/set-user-profile", auth=admin, TargetUser="carol",
+                              ProfileData={"IsSuspended": "yes"})
+        self.assertEqual(status, 400, reply)
+        self.assertIn("IsSuspended must be a boolean", reply["Message"])
         self.assertEqual(s.api("admin/get-user-profile", auth=admin, TargetUser="nobody")[0], 404)
 
 
