@@ -142,14 +142,19 @@ Json BucketJson(const BucketProperties& b) {
   return {{"OrganizationID", b.organization_id},
           {"CreateTime", b.create_time},
           {"ReadWriteKeyFormat", b.key_format},
-          {"ReadWriteKey", b.key_hash}};
+          {"ReadWriteKey", b.key_hash},
+          {"StorageLimitBytes", b.limit_bytes}};
 }
 
 Response RegisterBucket(Call& c) {
   auto format = c.Int("SetKeyHashFormat", kPasswordFormatPlaintext);
   if (!format) return ErrorReply(format.error());
+  auto limit = c.Int("SetStorageLimitBytes", 0);
+  if (!limit) return ErrorReply(limit.error());
+  if (*limit < 0) return Response::Message(400, "SetStorageLimitBytes must not be negative");
   auto added = c.app.Buckets().Register(c.GetOr("SetBucketValue"), static_cast<int>(*format),
-                                        c.GetOr("SetKeyHashValue"), c.GetOr("SetOrganizationID"));
+                                        c.GetOr("SetKeyHashValue"), c.GetOr("SetOrganizationID"),
+                                        static_cast<uint64_t>(*limit));
   if (!added) return ErrorReply(added.error());
   LogLine(LogLevel::kInfo, "bucket_registered", {{"bucket", added->id}, {"user", c.user}});
   return Response::Json(Dump({{"Status", 200},

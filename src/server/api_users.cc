@@ -165,8 +165,12 @@ Response AddRequestedVault(Call& c, const std::string& user) {
   }
   auto format = c.Int("SetKeyHashFormat", kPasswordFormatPlaintext);
   if (!format) return ErrorReply(format.error());
+  // The template's storage limit is enforced by the Storage Role (507), not only by clients.
+  const bool limited = chosen->value("StorageLimitEnabled", false);
+  const int64_t limit_bytes = limited ? chosen->value("StorageLimitBytes", int64_t{0}) : 0;
   auto bucket = c.app.Buckets().Register("", static_cast<int>(*format), c.GetOr("SetKeyHashValue"),
-                                         owner->profile.value("OrganizationID", ""));
+                                         owner->profile.value("OrganizationID", ""),
+                                         static_cast<uint64_t>(std::max<int64_t>(limit_bytes, 0)));
   if (!bucket) return ErrorReply(bucket.error());
   std::string server = c.GetOr("SelfAddress");
   if (server.empty()) server = c.req.scheme + "://" + std::string(c.req.Header("host")) + "/";

@@ -16,10 +16,15 @@ constexpr std::string_view kSchema[] = {
             create_time INTEGER NOT NULL,
             key_format INTEGER NOT NULL,
             key_hash TEXT NOT NULL))sql",
+    // Version 2: a storage limit per bucket (0 = none).
+    "ALTER TABLE buckets ADD COLUMN limit_bytes INTEGER NOT NULL DEFAULT 0",
 };
 
+constexpr char kColumns[] = "id, organization_id, create_time, key_format, key_hash, limit_bytes";
+
 BucketProperties FromRow(const db::Row& r) {
-  return {r.Text(0), r.Text(1), r.Int(2), static_cast<int>(r.Int(3)), r.Text(4)};
+  return {r.Text(0), r.Text(1), r.Int(2), static_cast<int>(r.Int(3)), r.Text(4),
+          static_cast<uint64_t>(r.Int(5))};
 }
 
 }  // namespace
@@ -47,7 +52,8 @@ Result<std::unique_ptr<BucketRegistry>> BucketRegistry::Open(const std::string& 
 
 Result<BucketRegistry::Registered> BucketRegistry::Register(std::string id, int key_format,
                                                             std::string key_value,
-                                                            std::string organization_id) {
+                                                            std::string organization_id,
+                                                            uint64_t limit_bytes) {
   if (id.empty()) id = HexEncode(crypto::RandomBytes(16));
   if (!ValidId(id)) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -75,9 +81,10 @@ Result<BucketRegistry::Registered> BucketRegistry::Register(std::string id, int 
                           clock_.Now().time_since_epoch())
                           .count();
   auto inserted = db_.Execute(
-      "INSERT INTO buckets (id, organization_id, create_time, key_format, key_hash) "
-      "VALUES (?, ?, ?, ?, ?)",
-      {id, std::move(organization_id), now, int64_t{kPasswordFormatBcryptSha512}, hash});
+      "INSERT INTO buckets (id, organization_id, create_time, key_format, key_hash, limit_bytes) "
+      "VALUES (?, ?, ?, ?, ?, ?)",
+      {id, std::move(organization_id), now, int64_t{kPasswordFormatBcryptSha512}, hash,
+       static_cast<int64_t>(std::min<uint64_t>(limit_bytes, INT64_MAX))});
   if (!inserted) {
     if (inserted.error().Code() == ErrorCode::kAlreadyExists) {
       return Fail(ErrorCode::kAlreadyExists, "bucket '" + id + "' already exists");
@@ -89,17 +96,14 @@ Result<BucketRegistry::Registered> BucketRegistry::Register(std::string id, int 
 
 Result<BucketProperties> BucketRegistry::Get(const std::string& id) {
   HALLEY_ASSIGN_OR_RETURN(
-      auto rows, db_.Query("SELECT id, organization_id, create_time, key_format, key_hash "
-                           "FROM buckets WHERE id = ?",
-                           {id}));
+      auto rows, db_.Query(std::string("SELECT ") + kColumns + " FROM buckets WHERE id = ?", {id}));
   if (rows.empty()) return Fail(ErrorCode::kNotFound, "no bucket '" + id + "'");
   return FromRow(rows[0]);
 }
 
 Result<std::vector<BucketProperties>> BucketRegistry::List() {
   HALLEY_ASSIGN_OR_RETURN(
-      auto rows, db_.Query("SELECT id, organization_id, create_time, key_format, key_hash "
-                           "FROM buckets ORDER BY id"));
+      auto rows, db_.Query(std::string("SELECT ") + kColumns + " FROM buckets ORDER BY id"));
   std::vector<BucketProperties> out;
   for (const auto& r : rows) out.push_back(FromRow(r));
   return out;

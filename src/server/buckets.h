@@ -24,6 +24,7 @@ struct BucketProperties {
   int64_t create_time = 0;  // unix seconds
   int key_format = 0;       // kPasswordFormat* (config.h)
   std::string key_hash;
+  uint64_t limit_bytes = 0;  // the Storage Role refuses uploads beyond it (507); 0 = no limit
 };
 
 class BucketRegistry {
@@ -42,7 +43,7 @@ class BucketRegistry {
   // zero-knowledge way, validated as a bcrypt string) or kPasswordFormatPlaintext (hashed
   // here, then forgotten).
   Result<Registered> Register(std::string id, int key_format, std::string key_value,
-                              std::string organization_id);
+                              std::string organization_id, uint64_t limit_bytes = 0);
   Result<BucketProperties> Get(const std::string& id);
   Result<std::vector<BucketProperties>> List();
   // kNotFound if there is no such bucket. The caller removes the data.

@@ -76,6 +76,24 @@ TEST(BucketRegistry, AReRegisteredBucketRefusesItsOldKey) {
   EXPECT_TRUE(FailsWith(reg->Delete("nope"), ErrorCode::kNotFound));
 }
 
+TEST(BucketRegistry, KeepsAStorageLimitAndMigratesAVersion1Database) {
+  TempDir dir;
+  {
+    // A database as the first version of halleyd wrote it.
+    auto db = db::Database::Open(dir.Sub("halley-buckets.db3"));
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Exec(
+        "CREATE TABLE buckets (id TEXT PRIMARY KEY, organization_id TEXT NOT NULL DEFAULT '', "
+        "create_time INTEGER NOT NULL, key_format INTEGER NOT NULL, key_hash TEXT NOT NULL);"
+        "INSERT INTO buckets VALUES ('old', '', 1, 2, 'h');"
+        "PRAGMA user_version = 1;"));
+  }
+  auto reg = OpenRegistry(dir);
+  EXPECT_EQ(reg->Get("old")->limit_bytes, 0u);
+  ASSERT_TRUE(reg->Register("limited", 0, "", "", 1'000'000));
+  EXPECT_EQ(reg->Get("limited")->limit_bytes, 1'000'000u);
+}
+
 TEST(BucketRegistry, SurvivesAReopen) {
   TempDir dir;
   std::string key;

@@ -132,13 +132,22 @@ Response GetObject(storage::BlobStore& store, const ObjectHandle& h, const Reque
   return r;
 }
 
-Response PutObject(storage::BlobStore& store, const ObjectHandle& h, Request& req, bool verify) {
+Response OverLimit(uint64_t limit) {
+  return Status(507, "the bucket's storage limit of " + std::to_string(limit) +
+                         " bytes would be exceeded");
+}
+
+// Stores the request body as `h`: at most `room` bytes (507 beyond), checked against its name
+// when `verify`. `written` receives the stored size on success.
+Response PutObject(storage::BlobStore& store, const ObjectHandle& h, Request& req, bool verify,
+                   uint64_t room, uint64_t limit, uint64_t& written) {
   // Refuse before reading a body we would throw away.
   if (auto existing = store.Stat(h); existing) {
     return Status(403, h.Path() + " already exists");
   } else if (existing.error().Code() != ErrorCode::kNotFound) {
     return ErrorResponse(existing.error());
   }
+  if (req.content_length && *req.content_length > room) return OverLimit(limit);
   const size_t hint = static_cast<size_t>(std::min<uint64_t>(req.content_length.value_or(0),
                                                              uint64_t{64} << 20));
   auto writer = store.NewWriter(h.type, hint);
@@ -150,6 +159,7 @@ Response PutObject(storage::BlobStore& store, const ObjectHandle& h, Request& re
     auto n = req.body->Read(MutableByteView(buf.data(), buf.size()));
     if (!n) return Status(400, "upload of " + h.Path() + " failed: " + n.error().Message());
     if (*n == 0) break;
+    if (*n > room - total) return OverLimit(limit);  // a chunked body has no Content-Length
     const ByteView piece(buf.data(), *n);
     hasher.Update(piece);
     if (auto w = (*writer)->Write(piece); !w) return ErrorResponse(w.error());
@@ -162,6 +172,7 @@ Response PutObject(storage::BlobStore& store, const ObjectHandle& h, Request& re
     return Status(400, "upload of " + h.Path() + ": content does not match its SHA-256 name");
   }
   if (auto c = (*writer)->Commit(h); !c) return ErrorResponse(c.error());
+  written = total;
   return Status(200, "OK");
 }
 
@@ -183,17 +194,6 @@ Response ListObjects(storage::BlobStore& store, ObjectType type, const Request& 
   return r;
 }
 
-Response ObjectRequest(storage::BlobStore& store, const ObjectHandle& h, Request& req,
-                       bool verify) {
-  if (req.method == "GET" || req.method == "HEAD") return GetObject(store, h, req);
-  if (req.method == "POST") return PutObject(store, h, req, verify);
-  if (req.method == "DELETE") {
-    auto removed = store.Remove(h);
-    return removed ? Status(200, "OK") : ErrorResponse(removed.error());
-  }
-  return Status(405, "Method Not Allowed");
-}
-
 uint64_t FreeBytes(const std::string& dir) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return 0;
@@ -201,6 +201,51 @@ uint64_t FreeBytes(const std::string& dir) {
 }
 
 }  // namespace
+
+Response StorageRole::ObjectRequest(storage::BlobStore& store, const BucketProperties& bucket,
+                                    const ObjectHandle& h, Request& req) {
+  if (req.method == "GET" || req.method == "HEAD") return GetObject(store, h, req);
+  const uint64_t limit = bucket.limit_bytes;
+  if (req.method == "POST") {
+    uint64_t room = UINT64_MAX;
+    if (limit > 0) {
+      auto used = Used(bucket.id, store);
+      if (!used) return ErrorResponse(used.error());
+      room = limit > *used ? limit - *used : 0;
+    }
+    uint64_t written = 0;
+    Response r = PutObject(store, h, req, verify_uploads_, room, limit, written);
+    if (limit > 0 && r.status == 200) AddUsed(bucket.id, static_cast<int64_t>(written));
+    return r;
+  }
+  if (req.method == "DELETE") {
+    const auto size = limit > 0 ? store.Stat(h) : Result<uint64_t>(uint64_t{0});
+    auto removed = store.Remove(h);
+    if (!removed) return ErrorResponse(removed.error());
+    if (size) AddUsed(bucket.id, -static_cast<int64_t>(*size));
+    return Status(200, "OK");
+  }
+  return Status(405, "Method Not Allowed");
+}
+
+Result<uint64_t> StorageRole::Used(const std::string& id, storage::BlobStore& store) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = used_.find(id); it != used_.end()) return it->second;
+  }
+  HALLEY_ASSIGN_OR_RETURN(uint64_t measured, Measure(store));
+  std::lock_guard lock(mu_);
+  return used_.try_emplace(id, measured).first->second;
+}
+
+void StorageRole::AddUsed(const std::string& id, int64_t delta) {
+  std::lock_guard lock(mu_);
+  auto it = used_.find(id);
+  if (it == used_.end()) return;
+  it->second = delta < 0 && static_cast<uint64_t>(-delta) > it->second
+                   ? 0
+                   : it->second + static_cast<uint64_t>(delta);
+}
 
 Result<std::shared_ptr<storage::BlobStore>> StorageRole::OpenBucket(const std::string& id) {
   if (!BucketRegistry::ValidId(id)) return Fail(ErrorCode::kInvalidArgument, "bad bucket ID");
@@ -244,6 +289,8 @@ Response StorageRole::Handle(Request& req) {
       !buckets_.CheckKey(bucket, password)) {
     return Unauthorized();
   }
+  auto props = buckets_.Get(bucket);
+  if (!props) return Unauthorized();  // deleted since the key was checked
   auto store = OpenBucket(bucket);
   if (!store) return ErrorResponse(store.error());
   const std::string& m = req.method;
@@ -257,7 +304,7 @@ Response StorageRole::Handle(Request& req) {
     }
     return Status(200, "OK");
   }
-  if (rest == "config") return ObjectRequest(**store, ObjectHandle::Config(), req, verify_uploads_);
+  if (rest == "config") return ObjectRequest(**store, *props, ObjectHandle::Config(), req);
   const size_t type_end = rest.find('/');
   const auto type = TypeFromDir(rest.substr(0, type_end));
   if (!type || type_end == std::string_view::npos) return Status(404, "Not Found");
@@ -268,7 +315,7 @@ Response StorageRole::Handle(Request& req) {
   }
   const ObjectHandle h{*type, std::string(name)};
   if (auto valid = storage::ValidateHandle(h); !valid) return Status(404, "Not Found");
-  return ObjectRequest(**store, h, req, verify_uploads_);
+  return ObjectRequest(**store, *props, h, req);
 }
 
 Result<void> StorageRole::DeleteBucketData(const std::string& id) {
@@ -276,6 +323,7 @@ Result<void> StorageRole::DeleteBucketData(const std::string& id) {
   {
     std::lock_guard lock(mu_);
     open_.erase(id);
+    used_.erase(id);
   }
   for (const std::string& volume : volumes_) {
     std::error_code ec;
@@ -287,13 +335,20 @@ Result<void> StorageRole::DeleteBucketData(const std::string& id) {
 
 Result<uint64_t> StorageRole::MeasureBucket(const std::string& id) {
   HALLEY_ASSIGN_OR_RETURN(auto store, OpenBucket(id));
+  HALLEY_ASSIGN_OR_RETURN(uint64_t total, Measure(*store));
+  std::lock_guard lock(mu_);
+  if (auto it = used_.find(id); it != used_.end()) it->second = total;  // resynchronised
+  return total;
+}
+
+Result<uint64_t> StorageRole::Measure(storage::BlobStore& store) {
   uint64_t total = 0;
   for (ObjectType type : storage::kAllObjectTypes) {
     if (type == ObjectType::kConfig) {
-      if (auto size = store->Stat(ObjectHandle::Config())) total += *size;
+      if (auto size = store.Stat(ObjectHandle::Config())) total += *size;
       continue;
     }
-    HALLEY_RETURN_IF_ERROR(store->List(type, [&](const storage::ObjectInfo& info) -> Result<void> {
+    HALLEY_RETURN_IF_ERROR(store.List(type, [&](const storage::ObjectInfo& info) -> Result<void> {
       total += info.size;
       return {};
     }));

@@ -7,7 +7,10 @@
 // an existing object (403), and are durable before the 200 (LocalBlobStore's commit). Bucket
 // data lives in <volume>/<bucket ID>/ with the vault layout; with several volumes (spanning)
 // new objects go to the volume with the most free space and reads search all of them, so
-// files may be moved between volumes while the server runs. Wire details: docs/server.md.
+// files may be moved between volumes while the server runs. A bucket with a storage limit
+// refuses uploads beyond it with 507: its usage is measured once, then kept current by the
+// uploads and deletes served (concurrent uploads may overshoot by one object each; files changed
+// behind the server's back are counted again by bucket-properties). Wire details: docs/server.md.
 // Thread-safe.
 #pragma once
 
@@ -37,7 +40,7 @@ class StorageRole {
 
   // Removes every object of the bucket on every volume (admin delete-bucket).
   Result<void> DeleteBucketData(const std::string& id);
-  // Total bytes the bucket's objects take.
+  // Total bytes the bucket's objects take (also resynchronises the usage kept for its limit).
   Result<uint64_t> MeasureBucket(const std::string& id);
   // StorageFreeSpaceInfo (comet.md §1.4): {Unlimited, UsedPercent, AvailableBytes, Spanned}.
   Json FreeSpace() const;
@@ -47,11 +50,19 @@ class StorageRole {
   Result<std::shared_ptr<storage::BlobStore>> OpenBucket(const std::string& id);
 
  private:
+  httpd::Response ObjectRequest(storage::BlobStore& store, const BucketProperties& bucket,
+                                const storage::ObjectHandle& h, httpd::Request& req);
+  static Result<uint64_t> Measure(storage::BlobStore& store);
+  // The bytes bucket `id` holds, measured on first use.
+  Result<uint64_t> Used(const std::string& id, storage::BlobStore& store);
+  void AddUsed(const std::string& id, int64_t delta);
+
   BucketRegistry& buckets_;
   std::vector<std::string> volumes_;
   const bool verify_uploads_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<storage::BlobStore>> open_;  // guarded by mu_
+  std::map<std::string, uint64_t> used_;  // limited buckets' usage; guarded by mu_
 };
 
 }  // namespace halley::server
