@@ -4,7 +4,9 @@
 // /storage/<bucket>/, so that backup-tool and restic itself can use a bucket as a vault.
 // Requests authenticate with HTTP Basic (user = bucket ID, password = bucket key). Uploads
 // stream to disk with no size limit, are checked against their name (SHA-256), never replace
-// an existing object (403), and are durable before the 200 (LocalBlobStore's commit). Bucket
+// an existing object (403; but a retried upload of exactly the stored content is acknowledged
+// with 200, so a reply lost in a crash does not fail the client), and are durable before the
+// 200 (LocalBlobStore's commit). Bucket
 // data lives in <volume>/<bucket ID>/ with the vault layout; with several volumes (spanning)
 // new objects go to the volume with the most free space and reads search all of them, so
 // files may be moved between volumes while the server runs. A bucket with a storage limit

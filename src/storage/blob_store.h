@@ -12,7 +12,8 @@
 //  * durability: Put() returns only after the object (and the directory entry naming it) is on
 //    stable storage; Remove() likewise;
 //  * no overwrite: Put() of an existing name fails with kAlreadyExists and leaves the existing
-//    object untouched;
+//    object untouched (a remote store may report success instead when the existing object has
+//    exactly the bytes given: halleyd acknowledges a retried upload whose first reply was lost);
 //  * errors by kind: kNotFound for a missing object, kUnavailable only for failures a retry may
 //    fix, kCorruption for a read beyond the end of an object, kPermissionDenied, kNoSpace,
 //    kIoError otherwise.
