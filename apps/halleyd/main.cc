@@ -79,9 +79,8 @@ int main(int argc, char** argv) {
     specs.clear();
     for (const std::string& address : listen) specs.push_back({address, "", ""});
   }
-  auto server = httpd::StartServer(specs, [&app](httpd::Request& req) {
-    return (*app)->Handle(req);
-  });
+  auto server =
+      httpd::StartServer(specs, [&app](httpd::Request& req) { return (*app)->Handle(req); });
   if (!server) return Fatal(server.error());
   const auto bound = (*server)->BoundAddresses();
   for (size_t i = 0; i < bound.size(); ++i) {

@@ -48,8 +48,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                       "/halley-test-XXXXXX";
+    std::string tmpl =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/halley-test-XXXXXX";
     HALLEY_CHECK(::mkdtemp(tmpl.data()) != nullptr);
     path_ = tmpl;
   }

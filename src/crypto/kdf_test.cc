@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "crypto/kdf.h"
-#include "crypto/login.h"
 
 #include <gtest/gtest.h>
 
 #include "base/encoding.h"
+#include "crypto/login.h"
 
 namespace halley::crypto {
 namespace {

@@ -28,7 +28,8 @@ std::string EncodeLoginSecret(const std::array<uint8_t, 24>& l) {
 }
 
 std::optional<std::array<uint8_t, 24>> DecodeLoginSecret(std::string_view text) {
-  if (text.size() != kLoginSecretPrefix.size() + 48 || text.substr(0, kLoginSecretPrefix.size()) != kLoginSecretPrefix) {
+  if (text.size() != kLoginSecretPrefix.size() + 48 ||
+      text.substr(0, kLoginSecretPrefix.size()) != kLoginSecretPrefix) {
     return std::nullopt;
   }
   auto bytes = HexDecode(text.substr(kLoginSecretPrefix.size()));

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "db/db.h"
 
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>

@@ -198,8 +198,8 @@ Result<Fd> OpenDirBeneath(int root_fd, const std::vector<std::string>& component
 
 Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
   static std::atomic<uint64_t> counter{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" +
-                          std::to_string(counter.fetch_add(1));
+  const std::string tmp =
+      path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Fail(ErrnoError("create " + tmp, errno));
   Fd file(fd);
@@ -209,15 +209,16 @@ Result<void> WriteFileAtomic(const std::string& path, std::string_view data, mod
     return Fail(std::move(e));
   };
   if (::fchmod(fd, mode) != 0) return fail(ErrnoError("chmod " + tmp, errno));
-  if (auto w = WriteFullAt(fd, reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0);
-      !w) {
+  if (auto w = WriteFullAt(fd, reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0); !w) {
     return fail(w.error());
   }
   if (::fsync(fd) != 0) return fail(ErrnoError("fsync " + tmp, errno));
   file.Reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(ErrnoError("rename " + tmp, errno));
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return Fail(ErrnoError("open " + dir, errno));
   Fd dir_fd(dfd);

@@ -75,8 +75,8 @@ Result<std::string> PercentDecode(std::string_view s, bool plus_is_space) {
       const int hi = i + 1 < s.size() ? HexValue(s[i + 1]) : -1;
       const int lo = i + 2 < s.size() ? HexValue(s[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
-        return Fail(ErrorCode::kInvalidArgument, "malformed percent escape at byte " +
-                                                     std::to_string(i));
+        return Fail(ErrorCode::kInvalidArgument,
+                    "malformed percent escape at byte " + std::to_string(i));
       }
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;

@@ -334,7 +334,8 @@ Result<void> ServerImpl::Listen(const ListenSpec& spec) {
   if (!ec) listener.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) listener.acceptor->bind(ep, ec);
   if (!ec) listener.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Fail(ErrorCode::kUnavailable, "cannot listen on " + spec.address + ": " + ec.message());
+  if (ec)
+    return Fail(ErrorCode::kUnavailable, "cannot listen on " + spec.address + ": " + ec.message());
   bound_.push_back(FormatEndpoint(listener.acceptor->local_endpoint()));
   listeners_.push_back(std::move(listener));
   return {};

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -9,8 +10,6 @@
 #include <chrono>
 #include <stdexcept>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "httpd/http.h"
 
@@ -108,8 +107,9 @@ TEST_F(ServerTest, BindsAnEphemeralPortAndAnswers) {
   EXPECT_NE(address_, "127.0.0.1:0");
   RawClient c(address_);
   ASSERT_TRUE(c.Connected());
-  c.Send("POST /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-Test: yes\r\nContent-Length: 5\r\n"
-         "Connection: close\r\n\r\nhello");
+  c.Send(
+      "POST /a/b?x=1 HTTP/1.1\r\nHost: h\r\nX-Test: yes\r\nContent-Length: 5\r\n"
+      "Connection: close\r\n\r\nhello");
   const std::string reply = c.ReadAll();
   EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << reply;
   EXPECT_NE(reply.find("POST /a/b ?x=1 [hello] yes"), std::string::npos) << reply;
@@ -127,16 +127,18 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(ServerTest, DecodesChunkedBodies) {
   Start();
   RawClient c(address_);
-  c.Send("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-         "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+  c.Send(
+      "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
   EXPECT_NE(c.ReadAll().find("[abcdefg]"), std::string::npos);
 }
 
 TEST_F(ServerTest, AnswersExpectContinueBeforeReadingTheBody) {
   Start();
   RawClient c(address_);
-  c.Send("POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n"
-         "Connection: close\r\n\r\n");
+  c.Send(
+      "POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n"
+      "Connection: close\r\n\r\n");
   const std::string interim = c.ReadUntil("\r\n\r\n");
   ASSERT_EQ(interim.rfind("HTTP/1.1 100 Continue", 0), 0u) << interim;
   c.Send("xyz");
@@ -243,8 +245,8 @@ TEST(StartServer, RejectsBadAddressesAndTlsFiles) {
   EXPECT_EQ(bad.error().Code(), ErrorCode::kInvalidArgument);
   auto no_ip = StartServer({ListenSpec{"example.com:80", "", ""}}, Echo);
   ASSERT_FALSE(no_ip);
-  auto no_cert = StartServer({ListenSpec{"127.0.0.1:0", "/nonexistent.pem", "/nonexistent.key"}},
-                             Echo);
+  auto no_cert =
+      StartServer({ListenSpec{"127.0.0.1:0", "/nonexistent.pem", "/nonexistent.key"}}, Echo);
   ASSERT_FALSE(no_cert);
   EXPECT_NE(no_cert.error().Message().find("/nonexistent.pem"), std::string::npos);
 }

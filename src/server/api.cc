@@ -53,8 +53,8 @@ Result<void> AuthenticateAdmin(Call& c) {
   }
   const LoginProtection protection = config.Protection();
   if (const int64_t wait = c.app.Guard().Blocked(protection, user, c.client); wait > 0) {
-    return Fail(ErrorCode::kPermissionDenied, "Too many failed logins; try again in " +
-                                                  std::to_string(wait) + " seconds");
+    return Fail(ErrorCode::kPermissionDenied,
+                "Too many failed logins; try again in " + std::to_string(wait) + " seconds");
   }
   if (user.empty() || !VerifyAdminPassword(c.app, config, user, c.GetOr("Password"))) {
     c.app.Guard().Failed(protection, user, c.client);
@@ -79,12 +79,13 @@ Response AddFirstAdminUser(Call& c) {
     if (config.HasAdmins()) {
       return Fail(ErrorCode::kPermissionDenied, "An administrator account already exists");
     }
-    config.MutableDocument()["AdminUsers"] = Json::array({{{"Username", *user},
-                                                           {"OrganizationID", ""},
-                                                           {"PasswordFormat", kPasswordFormatBcryptSha512},
-                                                           {"Password", *hash},
-                                                           {"AllowPasswordLogin", true},
-                                                           {"Permissions", Json::object()}}});
+    config.MutableDocument()["AdminUsers"] =
+        Json::array({{{"Username", *user},
+                      {"OrganizationID", ""},
+                      {"PasswordFormat", kPasswordFormatBcryptSha512},
+                      {"Password", *hash},
+                      {"AllowPasswordLogin", true},
+                      {"Permissions", Json::object()}}});
     return {};
   });
   if (!added) return ErrorReply(added.error());
@@ -132,8 +133,8 @@ Response ServerConfigSet(Call& c) {
 Response AdminSessionStart(Call& c) {
   auto key = c.app.Sessions().Start(c.user, "admin");
   if (!key) return ErrorReply(key.error());
-  return Response::Json(Dump(
-      {{"Status", 200}, {"Message", "OK"}, {"SessionKey", *key}, {"SessionType", "admin"}}));
+  return Response::Json(
+      Dump({{"Status", 200}, {"Message", "OK"}, {"SessionKey", *key}, {"SessionType", "admin"}}));
 }
 
 // --- storage ---
@@ -219,8 +220,8 @@ Result<void> AuthenticateUser(Call& c) {
   }
   const LoginProtection protection = c.app.Config().Protection();
   if (const int64_t wait = c.app.Guard().Blocked(protection, user, c.client); wait > 0) {
-    return Fail(ErrorCode::kPermissionDenied, "Too many failed logins; try again in " +
-                                                  std::to_string(wait) + " seconds");
+    return Fail(ErrorCode::kPermissionDenied,
+                "Too many failed logins; try again in " + std::to_string(wait) + " seconds");
   }
   auto ok = AuthenticateUserPassword(c, user, c.GetOr("Password"));
   if (!ok) {
@@ -283,8 +284,7 @@ constexpr Endpoint kEndpoints[] = {
      UserGetProfileAndHash},
     {"user/web/set-user-profile-hash", Auth::kUser, Role::kAuthentication, UserSetProfileHash},
     {"user/web/register-device", Auth::kUser, Role::kAuthentication, UserRegisterDevice},
-    {"user/web/request-storage-vault", Auth::kUser, Role::kAuthentication,
-     UserRequestStorageVault},
+    {"user/web/request-storage-vault", Auth::kUser, Role::kAuthentication, UserRequestStorageVault},
     {"user/web/get-jobs", Auth::kUser, Role::kAuthentication, UserGetJobs},
     {"user/web/job/start", Auth::kUser, Role::kAuthentication, UserJobStart},
     {"user/web/job/progress", Auth::kUser, Role::kAuthentication, UserJobProgress},
@@ -297,7 +297,8 @@ constexpr Endpoint kEndpoints[] = {
 
 httpd::Response HandleApi(App& app, httpd::Request& req) {
   using namespace api;
-  const std::string_view name = std::string_view(req.path).substr(std::string_view("/api/v1/").size());
+  const std::string_view name =
+      std::string_view(req.path).substr(std::string_view("/api/v1/").size());
   const Endpoint* endpoint = nullptr;
   for (const Endpoint& e : kEndpoints) {
     if (e.path == name) endpoint = &e;

@@ -21,10 +21,14 @@ using httpd::Response;
 inline constexpr size_t kMaxApiBody = 1 << 20;
 inline constexpr JsonLimits kApiJsonLimits{kMaxApiBody, 64};
 
-inline std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+inline std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 inline Response Ok() { return Response::Message(200, "OK"); }
-inline Response ErrorReply(const Error& e) { return Response::Message(HttpStatus(e.Code()), e.Message()); }
+inline Response ErrorReply(const Error& e) {
+  return Response::Message(HttpStatus(e.Code()), e.Message());
+}
 
 // One API request: its form fields and, after authentication, who made it.
 struct Call {
@@ -58,7 +62,8 @@ struct Call {
     if (!v || v->empty()) return def;
     auto j = ParseJson(*v, kApiJsonLimits);
     if (!j || !j->is_number_integer()) {
-      return Fail(ErrorCode::kInvalidArgument, "parameter " + std::string(name) + " must be an integer");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "parameter " + std::string(name) + " must be an integer");
     }
     return j->get<int64_t>();
   }
@@ -95,7 +100,8 @@ Response UserSetProfileHash(Call& c);
 Response UserRegisterDevice(Call& c);
 Response UserRequestStorageVault(Call& c);
 // Verifies the user's login (an L secret or a typed password) against their profile.
-Result<void> AuthenticateUserPassword(Call& c, const std::string& user, const std::string& password);
+Result<void> AuthenticateUserPassword(Call& c, const std::string& user,
+                                      const std::string& password);
 
 // Jobs (api_jobs.cc).
 Response GetJobsForUser(Call& c);

@@ -11,7 +11,7 @@ namespace halley::server::api {
 namespace {
 
 constexpr const char* kFinalCounts[] = {"TotalDirectories", "TotalFiles", "TotalSize",
-                                        "TotalChunks", "UploadSize", "DownloadSize"};
+                                        "TotalChunks",      "UploadSize", "DownloadSize"};
 
 Response Jobs(const Result<std::vector<Json>>& jobs) {
   if (!jobs) return ErrorReply(jobs.error());
@@ -127,8 +127,9 @@ Response UserJobLog(Call& c) {
         !e.contains("Message") || !e["Message"].is_string()) {
       return Response::Message(400, "each entry needs Severity and Message strings");
     }
-    const int64_t time = e.contains("Time") && e["Time"].is_number_integer() ? e["Time"].get<int64_t>()
-                                                                              : c.app.Jobs().Now();
+    const int64_t time = e.contains("Time") && e["Time"].is_number_integer()
+                             ? e["Time"].get<int64_t>()
+                             : c.app.Jobs().Now();
     out.push_back({time, e["Severity"].get<std::string>(), e["Message"].get<std::string>()});
   }
   if (auto r = c.app.Jobs().AddEntries(*id, out); !r) return ErrorReply(r.error());
@@ -166,7 +167,9 @@ Response UserJobFinish(Call& c) {
   if (!updated) return ErrorReply(updated.error());
   c.app.PruneJobsDaily();
   LogLine(LogLevel::kInfo, "job_finished",
-          {{"user", c.user}, {"job", *id}, {"status", *status},
+          {{"user", c.user},
+           {"job", *id},
+           {"status", *status},
            {"classification", updated->value("Classification", 0)}});
   return Ok();
 }

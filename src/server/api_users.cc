@@ -20,11 +20,22 @@ namespace {
 // Fields only reset-user-password changes.
 constexpr const char* kPasswordFields[] = {"PasswordFormat", "PasswordHash", "PasswordRecovery"};
 // Fields a user may not change in their own profile (an admin may).
-constexpr const char* kAdminOnlyFields[] = {
-    "IsSuspended", "LastSuspended", "AllProtectedItemsQuotaEnabled", "AllProtectedItemsQuotaBytes",
-    "MaximumDevices", "QuotaOffice365ProtectedAccounts", "QuotaHyperVGuests", "QuotaVMwareGuests",
-    "PolicyID", "Policy", "OrganizationID", "CreateTime", "CreationGUID", "AllowPasswordLogin",
-    "RequirePasswordChange", "Username"};
+constexpr const char* kAdminOnlyFields[] = {"IsSuspended",
+                                            "LastSuspended",
+                                            "AllProtectedItemsQuotaEnabled",
+                                            "AllProtectedItemsQuotaBytes",
+                                            "MaximumDevices",
+                                            "QuotaOffice365ProtectedAccounts",
+                                            "QuotaHyperVGuests",
+                                            "QuotaVMwareGuests",
+                                            "PolicyID",
+                                            "Policy",
+                                            "OrganizationID",
+                                            "CreateTime",
+                                            "CreationGUID",
+                                            "AllowPasswordLogin",
+                                            "RequirePasswordChange",
+                                            "Username"};
 constexpr const char* kObjectFields[] = {"Destinations", "Sources", "BackupRules", "Devices"};
 
 int64_t Now(Call& c) {
@@ -131,9 +142,10 @@ Response WriteProfile(Call& c, const std::string& user, bool as_admin, bool with
   }
   auto stored = c.app.Users().Get(user);
   if (!stored) return ErrorReply(stored.error());
-  Json next = as_admin ? Preserve(std::move(*incoming), stored->profile, {"Username"}, kPasswordFields)
-                       : Preserve(Preserve(std::move(*incoming), stored->profile, {}, kPasswordFields),
-                                  stored->profile, {}, kAdminOnlyFields);
+  Json next = as_admin
+                  ? Preserve(std::move(*incoming), stored->profile, {"Username"}, kPasswordFields)
+                  : Preserve(Preserve(std::move(*incoming), stored->profile, {}, kPasswordFields),
+                             stored->profile, {}, kAdminOnlyFields);
   auto hash = c.app.Users().Set(user, next, require);
   if (!hash) return ErrorReply(hash.error());
   return Response::Json(Dump({{"Status", 200}, {"Message", "OK"}, {"ProfileHash", *hash}}));
@@ -148,8 +160,9 @@ Response AddRequestedVault(Call& c, const std::string& user) {
   if (!owner) return ErrorReply(owner.error());
   const std::string provider = c.GetOr("StorageProvider");
   const ServerConfig config = c.app.Config();
-  const Json templates =
-      config.Document().value("AuthenticationRole", Json::object()).value("RemoteStorage", Json::array());
+  const Json templates = config.Document()
+                             .value("AuthenticationRole", Json::object())
+                             .value("RemoteStorage", Json::array());
   const Json* chosen = nullptr;
   for (const Json& t : templates) {
     if (!t.is_object()) continue;
@@ -157,8 +170,9 @@ Response AddRequestedVault(Call& c, const std::string& user) {
   }
   if (!chosen) return Response::Message(404, "No Storage Template '" + provider + "'");
   if (chosen->value("Type", "") != "comet" || !chosen->value("RemoteAddress", "").empty()) {
-    return Response::Message(501, "Only Storage Templates served by this server's own Storage "
-                                  "Role are supported so far");
+    return Response::Message(501,
+                             "Only Storage Templates served by this server's own Storage "
+                             "Role are supported so far");
   }
   if (!config.StorageRoleEnabled()) {
     return Response::Message(403, "This server's Storage Role is disabled");
@@ -339,9 +353,10 @@ Response ResetUserPassword(Call& c) {
   if (!p) return ErrorReply(p.error());
   if (p->profile.value("PasswordRecovery", "").empty()) {
     return Response::Message(
-        403, "This account was created without a recovery code (StoreRecoveryCode), so the "
-             "server holds no key that can re-encrypt its Storage Vault keys. Its password can "
-             "only be changed from a device that is logged in (backup-tool login passwd).");
+        403,
+        "This account was created without a recovery code (StoreRecoveryCode), so the "
+        "server holds no key that can re-encrypt its Storage Vault keys. Its password can "
+        "only be changed from a device that is logged in (backup-tool login passwd).");
   }
   return Response::Message(501, "Resetting a password with a recovery code is not supported yet");
 }
@@ -371,7 +386,9 @@ Response RequestStorageVault(Call& c) {
 
 Response RequestStorageVaultProviders(Call& c) {
   Json out = Json::object();
-  const Json templates = c.app.Config().Document().value("AuthenticationRole", Json::object())
+  const Json templates = c.app.Config()
+                             .Document()
+                             .value("AuthenticationRole", Json::object())
                              .value("RemoteStorage", Json::array());
   for (const Json& t : templates) {
     if (t.is_object() && t.contains("ID")) out[t.value("ID", "")] = t.value("Description", "");
@@ -401,7 +418,8 @@ Response UserRegisterDevice(Call& c) {
   Json platform = Json::object();
   if (c.Get("PlatformVersion")) {
     auto j = c.JsonParam("PlatformVersion");
-    if (!j || !j->is_object()) return Response::Message(400, "PlatformVersion must be a JSON object");
+    if (!j || !j->is_object())
+      return Response::Message(400, "PlatformVersion must be a JSON object");
     platform = *j;
   }
   auto updated = c.app.Users().Update(c.user, [&](Json& profile) -> Result<void> {

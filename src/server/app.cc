@@ -64,9 +64,9 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
   }
   app->storage_ =
       std::make_unique<StorageRole>(*app->buckets_, std::move(volumes), config.VerifyUploads());
-  app->start_time_ = std::chrono::duration_cast<std::chrono::seconds>(
-                         options.clock->Now().time_since_epoch())
-                         .count();
+  app->start_time_ =
+      std::chrono::duration_cast<std::chrono::seconds>(options.clock->Now().time_since_epoch())
+          .count();
   return app;
 }
 
@@ -128,10 +128,10 @@ httpd::Response App::Handle(httpd::Request& req) {
   } else {
     res = httpd::Response::Message(404, "Not found");
   }
-  const auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count() /
-                  1000.0;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count() /
+      1000.0;
   // The path only: query strings and bodies may carry credentials.
   LogLine(res.status >= 500 ? LogLevel::kWarning : LogLevel::kInfo, "request",
           {{"method", req.method},

@@ -23,8 +23,9 @@ constexpr std::string_view kSchema[] = {
 constexpr char kColumns[] = "id, organization_id, create_time, key_format, key_hash, limit_bytes";
 
 BucketProperties FromRow(const db::Row& r) {
-  return {r.Text(0), r.Text(1), r.Int(2), static_cast<int>(r.Int(3)), r.Text(4),
-          static_cast<uint64_t>(r.Int(5))};
+  return {r.Text(0), r.Text(1),
+          r.Int(2),  static_cast<int>(r.Int(3)),
+          r.Text(4), static_cast<uint64_t>(r.Int(5))};
 }
 
 }  // namespace
@@ -77,9 +78,8 @@ Result<BucketRegistry::Registered> BucketRegistry::Register(std::string id, int 
                 "SetKeyHashFormat " + std::to_string(key_format) + " is not supported (use " +
                     std::to_string(kPasswordFormatBcryptSha512) + " for bcrypt(sha512) or 0)");
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          clock_.Now().time_since_epoch())
-                          .count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
   auto inserted = db_.Execute(
       "INSERT INTO buckets (id, organization_id, create_time, key_format, key_hash, limit_bytes) "
       "VALUES (?, ?, ?, ?, ?, ?)",

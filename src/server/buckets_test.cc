@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/test_util.h"
 #include "crypto/bcrypt.h"
 #include "server/config.h"
-#include "base/test_util.h"
 
 namespace halley::server {
 namespace {
@@ -56,7 +56,8 @@ TEST(BucketRegistry, RejectsBadAndDuplicateIds) {
   for (const char* bad : {"../etc", "a/b", "with space", "x\xff"}) {
     EXPECT_TRUE(FailsWith(reg->Register(bad, 0, "", ""), ErrorCode::kInvalidArgument)) << bad;
   }
-  EXPECT_TRUE(FailsWith(reg->Register(std::string(65, 'a'), 0, "", ""), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      FailsWith(reg->Register(std::string(65, 'a'), 0, "", ""), ErrorCode::kInvalidArgument));
   ASSERT_TRUE(reg->Register("b1", 0, "", ""));
   EXPECT_TRUE(FailsWith(reg->Register("b1", 0, "", ""), ErrorCode::kAlreadyExists));
 }

@@ -15,22 +15,32 @@ enum class Kind { kBool, kInt, kString, kObject, kArray };
 
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kBool: return "a boolean";
-    case Kind::kInt: return "an integer";
-    case Kind::kString: return "a string";
-    case Kind::kObject: return "an object";
-    case Kind::kArray: return "an array";
+    case Kind::kBool:
+      return "a boolean";
+    case Kind::kInt:
+      return "an integer";
+    case Kind::kString:
+      return "a string";
+    case Kind::kObject:
+      return "an object";
+    case Kind::kArray:
+      return "an array";
   }
   return "";
 }
 
 bool Is(const Json& j, Kind k) {
   switch (k) {
-    case Kind::kBool: return j.is_boolean();
-    case Kind::kInt: return j.is_number_integer();
-    case Kind::kString: return j.is_string();
-    case Kind::kObject: return j.is_object();
-    case Kind::kArray: return j.is_array();
+    case Kind::kBool:
+      return j.is_boolean();
+    case Kind::kInt:
+      return j.is_number_integer();
+    case Kind::kString:
+      return j.is_string();
+    case Kind::kObject:
+      return j.is_object();
+    case Kind::kArray:
+      return j.is_array();
   }
   return false;
 }
@@ -102,17 +112,17 @@ Json ServerConfig::Default(const std::string& data_dir) {
         {"DatabaseCheckLevel", 0},
         {"PruneLogsAfterDays", 90},
         // The default Storage Template: this server's own Storage Role ("" = self).
-        {"RemoteStorage",
-         Json::array({{{"Type", "comet"},
-                       {"Description", "This server's Storage Role"},
-                       {"RemoteAddress", ""},
-                       {"ID", "default-self"},
-                       {"Default", true}}})}}},
+        {"RemoteStorage", Json::array({{{"Type", "comet"},
+                                        {"Description", "This server's Storage Role"},
+                                        {"RemoteAddress", ""},
+                                        {"ID", "default-self"},
+                                        {"Default", true}}})}}},
       {"StorageRole",
        {{"RoleEnabled", true},
         {"Storage", {{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "storage"}}}}},
       {"ListenAddresses",
-       Json::array({{{"ListenAddress", "127.0.0.1:8060"}, {"SSLCertPath", ""}, {"SSLCertKey", ""}}})},
+       Json::array(
+           {{{"ListenAddress", "127.0.0.1:8060"}, {"SSLCertPath", ""}, {"SSLCertKey", ""}}})},
       {"TrustXForwardedFor", false},
       {"ExperimentalOptions", Json::array()},
       {"LoginProtection", {{"Enabled", true}, {"FailureThreshold", 10}, {"CooldownSeconds", 300}}},
@@ -176,7 +186,8 @@ Result<void> ServerConfig::Validate() const {
   HALLEY_RETURN_IF_ERROR(Expect(storage, "Storage", Kind::kObject, "StorageRole"));
   HALLEY_RETURN_IF_ERROR(Expect(storage, "VerifyUploads", Kind::kBool, "StorageRole"));
   if (StorageRoleEnabled()) {
-    HALLEY_RETURN_IF_ERROR(ValidateDestination(Child(storage, "Storage"), "StorageRole.Storage", true));
+    HALLEY_RETURN_IF_ERROR(
+        ValidateDestination(Child(storage, "Storage"), "StorageRole.Storage", true));
   }
   HALLEY_RETURN_IF_ERROR(Expect(doc_, "ListenAddresses", Kind::kArray, ""));
   const Json& listen = Child(doc_, "ListenAddresses");
@@ -188,7 +199,8 @@ Result<void> ServerConfig::Validate() const {
       HALLEY_RETURN_IF_ERROR(Expect(l, key, Kind::kString, "ListenAddresses[]"));
     }
     if (!Child(l, "ListenAddress").is_string()) {
-      return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: ListenAddresses[] needs a ListenAddress");
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: ListenAddresses[] needs a ListenAddress");
     }
   }
   HALLEY_RETURN_IF_ERROR(Expect(doc_, "TrustXForwardedFor", Kind::kBool, ""));
@@ -280,7 +292,8 @@ Result<bool> ServerConfig::HashPlaintextPasswords() {
     if (IntOr(admin, "PasswordFormat", kPasswordFormatPlaintext) != kPasswordFormatPlaintext) {
       continue;
     }
-    const std::string plain = Child(admin, "Password").is_string() ? admin["Password"].get<std::string>() : "";
+    const std::string plain =
+        Child(admin, "Password").is_string() ? admin["Password"].get<std::string>() : "";
     HALLEY_ASSIGN_OR_RETURN(std::string hash, crypto::BcryptSha512(AsBytes(plain)));
     admin["Password"] = hash;
     admin["PasswordFormat"] = kPasswordFormatBcryptSha512;

@@ -29,7 +29,7 @@ inline constexpr int kDestinationSpanned = 1006;
 
 struct LoginProtection {
   bool enabled = true;
-  int failure_threshold = 10;   // failed logins per user and per address within the cooldown
+  int failure_threshold = 10;  // failed logins per user and per address within the cooldown
   int cooldown_seconds = 300;
 };
 
@@ -68,7 +68,8 @@ class ServerConfig {
   Result<bool> HashPlaintextPasswords();
 
  private:
-  ServerConfig(Json doc, std::string data_dir) : doc_(std::move(doc)), data_dir_(std::move(data_dir)) {}
+  ServerConfig(Json doc, std::string data_dir)
+      : doc_(std::move(doc)), data_dir_(std::move(data_dir)) {}
   Result<void> Validate() const;
   std::string Resolve(const std::string& path) const;
 

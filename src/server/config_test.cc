@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "server/config.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <gtest/gtest.h>
-
+#include "base/test_util.h"
 #include "crypto/bcrypt.h"
 #include "fs/fs.h"
-#include "base/test_util.h"
 
 namespace halley::server {
 namespace {
@@ -74,8 +73,9 @@ TEST(ServerConfig, SpannedStorageListsEveryVolumeResolvedAgainstTheDataDir) {
   Json doc = ServerConfig::Default("/data");
   doc["StorageRole"]["Storage"] = {
       {"DestinationType", kDestinationSpanned},
-      {"SpanTargets", Json::array({{{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "v1"}},
-                                   {{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "/mnt/v2"}}})}};
+      {"SpanTargets",
+       Json::array({{{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "v1"}},
+                    {{"DestinationType", kDestinationLocalPath}, {"LocalcopyPath", "/mnt/v2"}}})}};
   auto config = ServerConfig::FromJson(doc, "/data");
   ASSERT_TRUE(config) << config.error().Message();
   EXPECT_EQ(config->StorageVolumes(), (std::vector<std::string>{"/data/v1", "/mnt/v2"}));
@@ -85,7 +85,8 @@ TEST(ServerConfig, SpannedStorageListsEveryVolumeResolvedAgainstTheDataDir) {
 
 TEST(ServerConfig, HashesPlaintextAdminPasswords) {
   Json doc = ServerConfig::Default("/d");
-  doc["AdminUsers"] = Json::array({{{"Username", "admin"}, {"PasswordFormat", 0}, {"Password", "hunter2"}}});
+  doc["AdminUsers"] =
+      Json::array({{{"Username", "admin"}, {"PasswordFormat", 0}, {"Password", "hunter2"}}});
   auto config = ServerConfig::FromJson(doc, "/d");
   ASSERT_TRUE(config);
   ASSERT_TRUE(*config->HashPlaintextPasswords());

@@ -28,13 +28,13 @@ constexpr std::string_view kSchema[] = {
 };
 
 // The BackupJobDetail fields a device reports; anything else it sends is dropped.
-constexpr const char* kReportedStrings[] = {"SourceGUID", "DestinationGUID", "DeviceID",
-                                            "SnapshotID", "BackupRuleGUID", "ClientVersion",
-                                            "CancellationID", "Tags"};
-constexpr const char* kReportedCounts[] = {"Classification", "RetryCount", "TotalDirectories",
-                                           "TotalFiles", "TotalSize", "TotalChunks", "UploadSize",
-                                           "DownloadSize", "TotalVmCount", "TotalMailsCount",
-                                           "TotalSitesCount", "TotalAccountsCount"};
+constexpr const char* kReportedStrings[] = {
+    "SourceGUID",     "DestinationGUID", "DeviceID",       "SnapshotID",
+    "BackupRuleGUID", "ClientVersion",   "CancellationID", "Tags"};
+constexpr const char* kReportedCounts[] = {
+    "Classification", "RetryCount",      "TotalDirectories", "TotalFiles",
+    "TotalSize",      "TotalChunks",     "UploadSize",       "DownloadSize",
+    "TotalVmCount",   "TotalMailsCount", "TotalSitesCount",  "TotalAccountsCount"};
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -63,12 +63,8 @@ int64_t JobStore::Now() const {
 }
 
 Result<std::string> JobStore::Start(const std::string& username, const Json& detail) {
-  Json job = {{"GUID", NewGuid()},
-              {"Username", username},
-              {"Classification", 4000},
-              {"Status", kJobStatusRunning},
-              {"StartTime", Now()},
-              {"EndTime", 0}};
+  Json job = {{"GUID", NewGuid()},           {"Username", username}, {"Classification", 4000},
+              {"Status", kJobStatusRunning}, {"StartTime", Now()},   {"EndTime", 0}};
   for (const char* k : kReportedStrings) {
     if (detail.contains(k) && detail[k].is_string()) job[k] = detail[k];
   }

@@ -36,7 +36,7 @@ class JobStoreTest : public ::testing::Test {
 TEST_F(JobStoreTest, StartKeepsOnlyReportedFieldsAndScopesJobsToTheirUser) {
   auto id = store_->Start("alice", {{"Classification", 4001},
                                     {"DeviceID", "d1"},
-                                    {"Status", 5000},       // not the device's to set at start
+                                    {"Status", 5000},         // not the device's to set at start
                                     {"Username", "mallory"},  // nor this
                                     {"Bogus", 1}});
   ASSERT_TRUE(id);

@@ -44,8 +44,8 @@ Result<std::string> SessionStore::Start(const std::string& username, const std::
 Result<Session> SessionStore::Check(const std::string& key, int64_t max_idle_seconds) {
   const std::string digest = Digest(key);
   HALLEY_ASSIGN_OR_RETURN(
-      auto rows, db_.Query("SELECT username, type, last_used FROM sessions WHERE key_digest = ?",
-                           {digest}));
+      auto rows,
+      db_.Query("SELECT username, type, last_used FROM sessions WHERE key_digest = ?", {digest}));
   const auto invalid = [] {
     return Fail(ErrorCode::kUnauthenticated, "the session key is invalid or has expired");
   };

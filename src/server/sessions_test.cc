@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "fs/fs.h"
 #include "base/test_util.h"
+#include "fs/fs.h"
 
 namespace halley::server {
 namespace {

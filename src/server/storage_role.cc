@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
+#include <variant>
 
 #include "base/encoding.h"
 #include "crypto/hash.h"
@@ -119,8 +121,8 @@ Response GetObject(storage::BlobStore& store, const ObjectHandle& h, const Reque
   }
   if (length > 0) {
     r.body.resize(length);
-    auto read = store.ReadAt(h, offset, MutableByteView(reinterpret_cast<uint8_t*>(r.body.data()),
-                                                        r.body.size()));
+    auto read = store.ReadAt(
+        h, offset, MutableByteView(reinterpret_cast<uint8_t*>(r.body.data()), r.body.size()));
     if (!read) return ErrorResponse(read.error());
   }
   if (partial) {
@@ -133,16 +135,20 @@ Response GetObject(storage::BlobStore& store, const ObjectHandle& h, const Reque
 }
 
 Response OverLimit(uint64_t limit) {
-  return Status(507, "the bucket's storage limit of " + std::to_string(limit) +
-                         " bytes would be exceeded");
+  return Status(
+      507, "the bucket's storage limit of " + std::to_string(limit) + " bytes would be exceeded");
 }
 
-// The answer to an upload of an existing content-named object: 200 if the body is that content
-// (its SHA-256 is the name and its size the stored size), else 400; nothing is written.
-Response AcknowledgeRetry(const ObjectHandle& h, Request& req, uint64_t stored_size) {
-  if (req.content_length && *req.content_length != stored_size) {
-    return Status(400, "upload of " + h.Path() + ": content does not match its SHA-256 name");
-  }
+struct Streamed {
+  uint64_t size = 0;
+  std::string sha256;  // hex
+};
+
+// Reads the request body in chunks, hashing it and handing each chunk to `sink`. More than
+// `room` bytes end it with `too_big` (a chunked body has no Content-Length to check first).
+std::variant<Response, Streamed> StreamBody(const ObjectHandle& h, Request& req, uint64_t room,
+                                            const Response& too_big,
+                                            const std::function<Result<void>(ByteView)>& sink) {
   crypto::Sha256Hasher hasher;
   Bytes buf(kUploadChunk);
   uint64_t total = 0;
@@ -150,13 +156,31 @@ Response AcknowledgeRetry(const ObjectHandle& h, Request& req, uint64_t stored_s
     auto n = req.body->Read(MutableByteView(buf.data(), buf.size()));
     if (!n) return Status(400, "upload of " + h.Path() + " failed: " + n.error().Message());
     if (*n == 0) break;
+    if (*n > room - total) return too_big;
+    const ByteView piece(buf.data(), *n);
+    hasher.Update(piece);
+    if (auto w = sink(piece); !w) return ErrorResponse(w.error());
     total += *n;
-    if (total > stored_size) break;
-    hasher.Update(ByteView(buf.data(), *n));
   }
-  if (total != stored_size || hasher.Finish().Hex() != h.name) {
-    return Status(400, "upload of " + h.Path() + ": content does not match its SHA-256 name");
+  if (req.content_length && total != *req.content_length) {
+    return Status(400, "upload of " + h.Path() + " is truncated");
   }
+  return Streamed{total, hasher.Finish().Hex()};
+}
+
+Response Mismatch(const ObjectHandle& h) {
+  return Status(400, "upload of " + h.Path() + ": content does not match its SHA-256 name");
+}
+
+// The answer to an upload of an existing content-named object: 200 if the body is that content
+// (its SHA-256 is the name and its size the stored size), else 400; nothing is written.
+Response AcknowledgeRetry(const ObjectHandle& h, Request& req, uint64_t stored_size) {
+  if (req.content_length && *req.content_length != stored_size) return Mismatch(h);
+  auto body =
+      StreamBody(h, req, stored_size, Mismatch(h), [](ByteView) -> Result<void> { return {}; });
+  if (auto* r = std::get_if<Response>(&body)) return std::move(*r);
+  const auto& got = std::get<Streamed>(body);
+  if (got.size != stored_size || got.sha256 != h.name) return Mismatch(h);
   return Status(200, "OK (already stored)");
 }
 
@@ -174,31 +198,17 @@ Response PutObject(storage::BlobStore& store, const ObjectHandle& h, Request& re
     return ErrorResponse(existing.error());
   }
   if (req.content_length && *req.content_length > room) return OverLimit(limit);
-  const size_t hint = static_cast<size_t>(std::min<uint64_t>(req.content_length.value_or(0),
-                                                             uint64_t{64} << 20));
+  const size_t hint =
+      static_cast<size_t>(std::min<uint64_t>(req.content_length.value_or(0), uint64_t{64} << 20));
   auto writer = store.NewWriter(h.type, hint);
   if (!writer) return ErrorResponse(writer.error());
-  crypto::Sha256Hasher hasher;
-  Bytes buf(kUploadChunk);
-  uint64_t total = 0;
-  for (;;) {
-    auto n = req.body->Read(MutableByteView(buf.data(), buf.size()));
-    if (!n) return Status(400, "upload of " + h.Path() + " failed: " + n.error().Message());
-    if (*n == 0) break;
-    if (*n > room - total) return OverLimit(limit);  // a chunked body has no Content-Length
-    const ByteView piece(buf.data(), *n);
-    hasher.Update(piece);
-    if (auto w = (*writer)->Write(piece); !w) return ErrorResponse(w.error());
-    total += *n;
-  }
-  if (req.content_length && total != *req.content_length) {
-    return Status(400, "upload of " + h.Path() + " is truncated");
-  }
-  if (verify && h.type != ObjectType::kConfig && hasher.Finish().Hex() != h.name) {
-    return Status(400, "upload of " + h.Path() + ": content does not match its SHA-256 name");
-  }
+  auto body = StreamBody(h, req, room, OverLimit(limit),
+                         [&](ByteView piece) { return (*writer)->Write(piece); });
+  if (auto* r = std::get_if<Response>(&body)) return std::move(*r);
+  const auto& got = std::get<Streamed>(body);
+  if (verify && h.type != ObjectType::kConfig && got.sha256 != h.name) return Mismatch(h);
   if (auto c = (*writer)->Commit(h); !c) return ErrorResponse(c.error());
-  written = total;
+  written = got.size;
   return Status(200, "OK");
 }
 
@@ -323,7 +333,8 @@ Response StorageRole::Handle(Request& req) {
 
   if (rest.empty()) {
     if (m != "POST") return Status(405, "Method Not Allowed");
-    if (req.query != "create=true") return Status(400, "POST to the bucket root needs ?create=true");
+    if (req.query != "create=true")
+      return Status(400, "POST to the bucket root needs ?create=true");
     auto created = (*store)->Create();
     if (!created && created.error().Code() != ErrorCode::kAlreadyExists) {
       return ErrorResponse(created.error());
@@ -394,11 +405,13 @@ Json StorageRole::FreeSpace() const {
     }
     total_avail += avail;
     total_size += size;
-    const double used = size ? 100.0 * static_cast<double>(size - avail) / static_cast<double>(size) : 0.0;
+    const double used =
+        size ? 100.0 * static_cast<double>(size - avail) / static_cast<double>(size) : 0.0;
     targets.push_back({{"Unlimited", false}, {"UsedPercent", used}, {"AvailableBytes", avail}});
   }
-  const double used =
-      total_size ? 100.0 * static_cast<double>(total_size - total_avail) / static_cast<double>(total_size) : 0.0;
+  const double used = total_size ? 100.0 * static_cast<double>(total_size - total_avail) /
+                                       static_cast<double>(total_size)
+                                 : 0.0;
   Json out = {{"Unlimited", false}, {"UsedPercent", used}, {"AvailableBytes", total_avail}};
   if (volumes_.size() > 1) out["Spanned"] = {{"Targets", targets}};
   return out;

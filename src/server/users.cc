@@ -71,7 +71,8 @@ Result<void> UserStore::Add(const std::string& username, const Json& profile) {
 
 Result<StoredProfile> UserStore::Get(const std::string& username) {
   HALLEY_ASSIGN_OR_RETURN(
-      auto rows, db_.Query("SELECT profile, profile_hash FROM users WHERE username = ?", {username}));
+      auto rows,
+      db_.Query("SELECT profile, profile_hash FROM users WHERE username = ?", {username}));
   if (rows.empty()) return Fail(ErrorCode::kNotFound, "no user '" + username + "'");
   HALLEY_ASSIGN_OR_RETURN(Json profile, ParseJson(rows[0].Text(0)));
   return StoredProfile{std::move(profile), rows[0].Text(1)};
@@ -106,8 +107,9 @@ Result<std::string> UserStore::Set(const std::string& username, const Json& prof
     if (require_hash && *require_hash != rows[0].Text(0)) {
       return Fail(ErrorCode::kLocked, "the profile changed since it was read (stale hash)");
     }
-    HALLEY_RETURN_IF_ERROR(db.Execute(
-        "UPDATE users SET profile = ?, profile_hash = ? WHERE username = ?", {text, hash, username}));
+    HALLEY_RETURN_IF_ERROR(
+        db.Execute("UPDATE users SET profile = ?, profile_hash = ? WHERE username = ?",
+                   {text, hash, username}));
     return hash;
   });
 }
@@ -121,15 +123,16 @@ Result<Json> UserStore::Update(const std::string& username,
     HALLEY_ASSIGN_OR_RETURN(Json profile, ParseJson(rows[0].Text(0)));
     HALLEY_RETURN_IF_ERROR(edit(profile));
     const std::string text = Dump(profile);
-    HALLEY_RETURN_IF_ERROR(db.Execute(
-        "UPDATE users SET profile = ?, profile_hash = ? WHERE username = ?",
-        {text, HashOf(text), username}));
+    HALLEY_RETURN_IF_ERROR(
+        db.Execute("UPDATE users SET profile = ?, profile_hash = ? WHERE username = ?",
+                   {text, HashOf(text), username}));
     return profile;
   });
 }
 
 Result<void> UserStore::Delete(const std::string& username) {
-  HALLEY_ASSIGN_OR_RETURN(int64_t n, db_.Execute("DELETE FROM users WHERE username = ?", {username}));
+  HALLEY_ASSIGN_OR_RETURN(int64_t n,
+                          db_.Execute("DELETE FROM users WHERE username = ?", {username}));
   if (n == 0) return Fail(ErrorCode::kNotFound, "no user '" + username + "'");
   return {};
 }

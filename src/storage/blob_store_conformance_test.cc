@@ -53,8 +53,8 @@ INSTANTIATE_TEST_SUITE_P(
                                          std::vector<SpannedBlobStore::Member> members;
                                          members.push_back({MakeLocal(true), nullptr});
                                          members.push_back({MakeLocal(true), nullptr});
-                                         return std::move(*SpannedBlobStore::Open(
-                                             std::move(members)));
+                                         return std::move(
+                                             *SpannedBlobStore::Open(std::move(members)));
                                        }}),
     BlobStoreFactoryName);
 

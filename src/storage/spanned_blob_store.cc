@@ -103,16 +103,15 @@ Result<T> SpannedBlobStore::FirstFound(const ObjectHandle& h, Op op) {
       if (r || r.error().Code() != ErrorCode::kNotFound) return r;
     }
   }
-  return Fail(ErrorCode::kNotFound, h.Path() + " not found on any of " +
-                                        std::to_string(members_.size()) + " volumes");
+  return Fail(ErrorCode::kNotFound,
+              h.Path() + " not found on any of " + std::to_string(members_.size()) + " volumes");
 }
 
 Result<Bytes> SpannedBlobStore::Get(const ObjectHandle& h, uint64_t offset, uint64_t length) {
   return FirstFound<Bytes>(h, [&](BlobStore& s) { return s.Get(h, offset, length); });
 }
 
-Result<void> SpannedBlobStore::ReadAt(const ObjectHandle& h, uint64_t offset,
-                                      MutableByteView out) {
+Result<void> SpannedBlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) {
   return FirstFound<void>(h, [&](BlobStore& s) { return s.ReadAt(h, offset, out); });
 }
 

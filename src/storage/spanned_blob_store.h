@@ -2,9 +2,9 @@
 //
 // SpannedBlobStore spreads one store over several member stores (the Storage Role's volumes,
 // the product's "Spanned" type 1006 without static slots): new objects go to the member with
-// the most free space (members within 1% of it take turns), and reads search every member. So objects may be moved from one member
-// to another by hand while the store is in use (a read that races such a move retries once),
-// and members can be merged, split and reordered freely.
+// the most free space (members within 1% of it take turns), and reads search every member. So
+// objects may be moved from one member to another by hand while the store is in use (a read that
+// races such a move retries once), and members can be merged, split and reordered freely.
 //
 // No overwrite holds across members for writers using the same SpannedBlobStore: the check
 // that no member has the name and the commit run under a lock for that name. (Another process
@@ -15,8 +15,8 @@
 
 #include <array>
 #include <atomic>
-#include <mutex>
 #include <functional>
+#include <mutex>
 #include <vector>
 
 #include "storage/blob_store.h"
@@ -56,7 +56,11 @@ class SpannedBlobStore final : public BlobStore {
   Result<T> FirstFound(const ObjectHandle& h, Op op);
 
   // Serialises check-then-commit per name (striped by the name's first byte).
-  std::mutex& CommitLock(const ObjectHandle& h) { return commit_locks_[h.name.empty() ? 0 : static_cast<unsigned char>(h.name[0]) % commit_locks_.size()]; }
+  std::mutex& CommitLock(const ObjectHandle& h) {
+    return commit_locks_[h.name.empty()
+                             ? 0
+                             : static_cast<unsigned char>(h.name[0]) % commit_locks_.size()];
+  }
 
   std::vector<Member> members_;
   std::atomic<size_t> next_{0};  // rotates among equally empty members
