@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "base/host.h"
+#include "repo/key_file.h"
 #include "storage/local_blob_store.h"
 #include "storage/rest_blob_store.h"
 
@@ -91,6 +92,7 @@ Result<std::string> PromptTty(const std::string& prompt) {
 
 Cli::Cli() {
   global.repo = Env("BACKUP_TOOL_REPOSITORY");
+  global.vault = Env("BACKUP_TOOL_VAULT");
   global.cacert = Env("BACKUP_TOOL_CACERT");
 }
 
@@ -111,32 +113,85 @@ void Cli::InstallSignalHandlers() {
   }).detach();
 }
 
-Result<storage::BlobStorePtr> Cli::OpenStore() const {
-  if (global.repo.empty()) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "Please specify the vault location (-r/--repo or BACKUP_TOOL_REPOSITORY)");
+Result<client::Account*> Cli::Account() const {
+  if (!account_) {
+    const std::string dir = client::ConfigDir();
+    HALLEY_ASSIGN_OR_RETURN(auto state, client::LoadLogin(dir));
+    if (!state) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "this device is not logged in to a server (no " + dir +
+                      "/login.json): run `backup-tool login prompt` first");
+    }
+    account_ = std::make_unique<client::Account>(std::move(*state));
   }
-  if (global.repo.rfind("rest:", 0) == 0) {
+  return account_.get();
+}
+
+Result<const client::VaultAccess*> Cli::ManagedVault() const {
+  if (global.vault.empty()) return static_cast<const client::VaultAccess*>(nullptr);
+  if (!managed_vault_) {
+    HALLEY_ASSIGN_OR_RETURN(client::Account * account, Account());
+    HALLEY_ASSIGN_OR_RETURN(managed_vault_, account->OpenVault(global.vault));
+  }
+  return &*managed_vault_;
+}
+
+Result<void> Cli::UnlockContents() const {
+  if (global.vault.empty()) return {};
+  HALLEY_ASSIGN_OR_RETURN(client::Account * account, Account());
+  const client::LoginState& s = account->State();
+  if (!s.ui_locked) return {};
+  HALLEY_ASSIGN_OR_RETURN(std::string pw, PromptTty("this device's login is locked: password for " +
+                                                    s.username + ": "));
+  const bool ok = s.PasswordMatches(pw);
+  SecureZero(pw.data(), pw.size());
+  if (!ok) return Fail(ErrorCode::kUnauthenticated, "wrong password for " + s.username);
+  return {};
+}
+
+Result<std::unique_ptr<repo::Repository>> Cli::InitVault(storage::BlobStore& store,
+                                                         const std::string& password,
+                                                         bool full_entropy_password) const {
+  repo::InitOptions init;
+  // A managed vault's password is hex(E), a random key: the KDF cannot make it stronger.
+  init.kdf = full_entropy_password ? repo::kFullEntropyScryptParams : repo::PasswordScryptParams();
+  init.username = Username();
+  init.hostname = Hostname();
+  return repo::Repository::Init(store, password, init, RepoOptions());
+}
+
+Result<storage::BlobStorePtr> Cli::OpenStore() const {
+  HALLEY_ASSIGN_OR_RETURN(const client::VaultAccess* managed, ManagedVault());
+  const std::string& location = managed ? managed->location : global.repo;
+  if (location.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "Please specify the vault: --vault (a Storage Vault of the logged-in account) "
+                "or -r/--repo (env BACKUP_TOOL_REPOSITORY)");
+  }
+  if (location.rfind("rest:", 0) == 0) {
     httpclient::ClientOptions http;
-    if (!global.cacert.empty()) {
+    // A managed vault on the account's server trusts what the login was told to trust.
+    std::string ca = global.cacert;
+    if (ca.empty() && managed) ca = account_->State().ca_file;
+    if (!ca.empty()) {
       // Checked here: libcurl would only notice at the first https connection.
-      if (::access(global.cacert.c_str(), R_OK) != 0) {
-        return Fail(ErrorCode::kInvalidArgument, "cannot read the CA file " + global.cacert +
-                                                     " (--cacert): " + std::strerror(errno));
+      if (::access(ca.c_str(), R_OK) != 0) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "cannot read the CA file " + ca + " (--cacert): " + std::strerror(errno));
       }
-      http.ca_file = global.cacert;
+      http.ca_file = ca;
     }
     HALLEY_ASSIGN_OR_RETURN(auto store,
-                            storage::RestBlobStore::Open(global.repo.substr(5), std::move(http)));
+                            storage::RestBlobStore::Open(location.substr(5), std::move(http)));
     return storage::BlobStorePtr(std::move(store));
   }
   for (const char* scheme : {"s3:", "sftp:", "b2:", "azure:", "gs:"}) {
-    if (global.repo.rfind(scheme, 0) == 0) {
+    if (location.rfind(scheme, 0) == 0) {
       return Fail(ErrorCode::kNotSupported,
                   std::string("vault type \"") + scheme + "\" is not supported yet");
     }
   }
-  std::string path = global.repo.rfind("local:", 0) == 0 ? global.repo.substr(6) : global.repo;
+  std::string path = location.rfind("local:", 0) == 0 ? location.substr(6) : location;
   return storage::LocalBlobStore::Open(path);
 }
 
@@ -158,6 +213,15 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   v.store = std::move(*store);
   // A missing vault is reported before asking for a password.
   auto cfg = v.store->Stat(storage::ObjectHandle::Config());
+  if (managed_vault_ && (cfg || cfg.error().Code() == ErrorCode::kNotFound)) {
+    // RepoInitTimestamp 0 means "not created yet" (the manual): the device creates it on
+    // first use with the password it chose, and records that it did.
+    if (auto made = PrepareManagedVault(*v.store, cfg.has_value()); !made) {
+      code = Fatal(made.error());
+      return std::nullopt;
+    }
+    cfg = v.store->Stat(storage::ObjectHandle::Config());
+  }
   if (!cfg) {
     if (cfg.error().Code() == ErrorCode::kUnauthenticated) {
       // The first request to the store, before any password: only the server can refuse it.
@@ -204,6 +268,18 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   return v;
 }
 
+Result<void> Cli::PrepareManagedVault(storage::BlobStore& store, bool exists) const {
+  if (managed_vault_->initialized) return {};
+  if (!exists) {
+    HALLEY_RETURN_IF_ERROR(InitVault(store, managed_vault_->password, true));
+    Verbose(1, "created the Storage Vault \"" + managed_vault_->description + "\"\n");
+  }
+  HALLEY_ASSIGN_OR_RETURN(client::Account * account, Account());
+  HALLEY_RETURN_IF_ERROR(account->MarkVaultInitialized(managed_vault_->id));
+  managed_vault_->initialized = true;
+  return {};
+}
+
 Result<std::string> Cli::Password(const std::string& prompt) const {
   // Flags first, then the environment: command, file, the password itself; else a prompt.
   auto from_file = [](const std::string& path) -> Result<std::string> {
@@ -215,6 +291,8 @@ Result<std::string> Cli::Password(const std::string& prompt) const {
     return line;
   };
   if (password_override) return *password_override;
+  HALLEY_ASSIGN_OR_RETURN(const client::VaultAccess* managed, ManagedVault());
+  if (managed) return managed->password;
   if (!global.password_command.empty()) return RunPasswordCommand(global.password_command);
   if (!global.password_file.empty()) return from_file(global.password_file);
   if (std::string c = Env("BACKUP_TOOL_PASSWORD_COMMAND"); !c.empty()) {
@@ -226,7 +304,8 @@ Result<std::string> Cli::Password(const std::string& prompt) const {
 }
 
 Result<std::string> Cli::NewPassword() const {
-  if (!global.password_command.empty() || !global.password_file.empty() ||
+  HALLEY_ASSIGN_OR_RETURN(const client::VaultAccess* managed, ManagedVault());
+  if (managed || !global.password_command.empty() || !global.password_file.empty() ||
       !Env("BACKUP_TOOL_PASSWORD_COMMAND").empty() || !Env("BACKUP_TOOL_PASSWORD_FILE").empty() ||
       std::getenv("BACKUP_TOOL_PASSWORD")) {
     return Password();
@@ -253,7 +332,14 @@ void Cli::Verbose(int level, const std::string& text) const {
   if (global.verbose >= level) Print(text);
 }
 
-void Cli::Warn(const std::string& text) const { std::cerr << text << std::flush; }
+void Cli::Warn(const std::string& text) const {
+  std::cerr << text << std::flush;
+  if (report) {
+    std::string line = text;
+    StripNewline(line);
+    report("W", line, ErrorCode::kUnknown);
+  }
+}
 
 void AddSnapshotFilterFlags(CLI::App* cmd, engine::SnapshotFilter& filter, bool for_latest) {
   std::string which = for_latest ? "for \"latest\": only snapshots" : "only snapshots";
@@ -286,6 +372,7 @@ int Cli::Fatal(const Error& e, int code) const {
   } else {
     std::cerr << "Fatal: " << e.Message() << "\n";
   }
+  if (report) report("E", e.Message(), e.Code());
   return code;
 }
 

@@ -5,6 +5,7 @@
 // and cancellation on SIGINT/SIGTERM.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -15,6 +16,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "client/account.h"
 #include "engine/snapshots.h"
 #include "repo/lock.h"
 #include "repo/repository.h"
@@ -29,11 +31,13 @@ inline constexpr int kExitPartial = 3;  // backup: some source files could not b
 inline constexpr int kExitNoVault = 10;
 inline constexpr int kExitLocked = 11;
 inline constexpr int kExitWrongPassword = 12;
-inline constexpr int kExitServerAuth = 13;  // a vault server refused the vault's credentials
+inline constexpr int kExitServerAuth = 13;  // a server refused the vault's or account's credentials
 inline constexpr int kExitInterrupted = 130;
 
 struct GlobalOptions {
   std::string repo;
+  // A Storage Vault of the logged-in account (ID or name); wins over `repo`.
+  std::string vault;
   std::string password_file;
   std::string password_command;
   std::string cacert;  // PEM CA file for https:// vaults; "" = the system's trust store
@@ -60,18 +64,36 @@ class Cli {
   int exit_code = kExitOk;
   // A password a command supplies itself (copy's source vault); wins over every other source.
   std::optional<std::string> password_override;
+  // While a managed job runs (managed_job.h): receives every warning ("W") and fatal error
+  // ("E", with its code) the command prints, for the job's log. Called from any thread.
+  std::function<void(const char* severity, const std::string& text, ErrorCode code)> report;
 
   // Set by SIGINT/SIGTERM (a second signal exits at once with 130).
   std::stop_token StopToken() const { return stop_.get_token(); }
   void InstallSignalHandlers();
 
-  // Opens the store named by --repo / BACKUP_TOOL_REPOSITORY: a local path (or local:PATH),
-  // or rest:http[s]://[user:password@]host[:port]/path/ (with --cacert). kNotSupported for
+  // Opens the store named by --vault (the account's Storage Vault) or else --repo /
+  // BACKUP_TOOL_REPOSITORY: a local path (or local:PATH), or
+  // rest:http[s]://[user:password@]host[:port]/path/ (with --cacert). kNotSupported for
   // the other remote schemes, kInvalidArgument for a malformed URL or unreadable --cacert.
   Result<storage::BlobStorePtr> OpenStore() const;
-  // Opens the vault, optionally locks it and loads the index. On failure prints the error and
-  // returns the exit code to use (10 no vault, 12 wrong password, 13 the server refused the
-  // store's credentials, 11 locked, 1 otherwise).
+  // Creates a vault in `store` (the cheapest KDF when the password is a random key).
+  Result<std::unique_ptr<repo::Repository>> InitVault(storage::BlobStore& store,
+                                                      const std::string& password,
+                                                      bool full_entropy_password) const;
+
+  // The logged-in account (client::ConfigDir()/login.json); kInvalidArgument if there is none.
+  Result<client::Account*> Account() const;
+  // With --vault: that Storage Vault of the account, resolved once (a vault without keys gets
+  // them now); nullptr without --vault.
+  Result<const client::VaultAccess*> ManagedVault() const;
+  // Commands that show what a managed vault holds call this first: if the login locks the
+  // user interface (`login prompt --lock-ui`), it asks for the account's password.
+  Result<void> UnlockContents() const;
+  // Opens the vault, optionally locks it and loads the index; a managed vault used for the
+  // first time is created. On failure prints the error and returns the exit code to use (10 no
+  // vault, 12 wrong password, 13 the server refused the store's credentials, 11 locked, 1
+  // otherwise).
   std::optional<OpenVault> Open(LockMode lock, bool load_index, int& code);
   repo::RepositoryOptions RepoOptions() const;
 
@@ -91,7 +113,13 @@ class Cli {
   bool ProgressWanted() const;  // a terminal on stdout, not --quiet/--json
 
  private:
+  // Creates the managed vault in `store` unless it `exists`, and records it in the profile.
+  Result<void> PrepareManagedVault(storage::BlobStore& store, bool exists) const;
+
   std::stop_source stop_;
+  // Caches of Account() and ManagedVault(): resolved at most once per command.
+  mutable std::unique_ptr<client::Account> account_;
+  mutable std::optional<client::VaultAccess> managed_vault_;
 };
 
 int ExitCodeFor(const Error& e);

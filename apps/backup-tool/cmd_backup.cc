@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "engine/archiver.h"
+#include "managed_job.h"
 #include "progress.h"
 
 namespace halley::cli {
@@ -19,6 +20,7 @@ struct BackupFlags {
   bool rescan_unchanged = false;
   std::string parent;
   bool force = false;
+  std::string item;  // a Protected Item of the account: its paths, excludes and ID tag
 };
 
 std::vector<std::string> SplitTags(const std::vector<std::string>& in) {
@@ -58,7 +60,7 @@ std::string StatusText(const engine::BackupProgress& p, uint64_t added, double e
   return s;
 }
 
-int RunBackup(Cli& cli, const BackupFlags& f) {
+int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
   if (f.paths.empty()) {
     return cli.Fatal(
         Error(ErrorCode::kInvalidArgument, "nothing to back up, please specify a path"));
@@ -78,6 +80,11 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
   if (!v) return code;
 
   engine::BackupProgress progress;
+  job.SetProgress([&] {
+    return Json{{"BytesDone", progress.bytes_done.load()},
+                {"ItemsDone", progress.files_done.load()},
+                {"ItemsTotal", progress.total_files.load()}};
+  });
   engine::BackupOptions o;
   o.paths = f.paths;
   o.tags = SplitTags(f.tags);
@@ -141,6 +148,16 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   const auto& s = *result->snapshot.summary;
+  job.SetTotals({{"TotalDirectories", s.dirs_new + s.dirs_changed + s.dirs_unmodified},
+                 {"TotalFiles", s.total_files_processed},
+                 {"TotalSize", s.total_bytes_processed},
+                 {"TotalChunks", s.data_blobs + s.tree_blobs},
+                 {"UploadSize", s.data_added_packed},
+                 {"SnapshotID", result->snapshot_id.Hex()}});
+  job.Log("I", "snapshot " + result->snapshot_id.Hex() +
+                   " saved: " + std::to_string(s.total_files_processed) + " files, " +
+                   FormatBytes(s.total_bytes_processed) + ", " + FormatBytes(s.data_added) +
+                   " new (" + FormatBytes(s.data_added_packed) + " stored)");
   if (cli.global.json) {
     OrderedJson j;
     j["message_type"] = "summary";
@@ -195,6 +212,40 @@ int RunBackup(Cli& cli, const BackupFlags& f) {
   return kExitOk;
 }
 
+// With --item, the paths, excludes and options come from the account's Protected Item, and
+// the snapshot is tagged with its ID.
+int RunBackupCommand(Cli& cli, BackupFlags f) {
+  if (f.item.empty()) {
+    return RunAsJob(cli, client::kJobBackup, "",
+                    [&](ManagedJob& job) { return RunBackup(cli, f, job); });
+  }
+  if (cli.global.vault.empty()) {
+    return cli.Fatal(Error(ErrorCode::kInvalidArgument,
+                           "--item needs --vault: a Protected Item is backed up into one of the "
+                           "account's Storage Vaults"));
+  }
+  if (!f.paths.empty()) {
+    return cli.Fatal(Error(ErrorCode::kInvalidArgument,
+                           "give either --item or paths: the item names its own paths"));
+  }
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  auto profile = (*account)->GetProfile();
+  if (!profile) return cli.Fatal(profile.error());
+  auto id = client::FindEntry(profile->profile, "Sources", f.item);
+  if (!id) return cli.Fatal(id.error());
+  auto item = client::ReadFileItem(profile->profile, *id);
+  if (!item) return cli.Fatal(item.error());
+  f.paths = item->paths;
+  f.excludes.insert(f.excludes.end(), item->excludes.begin(), item->excludes.end());
+  f.rescan_unchanged = f.rescan_unchanged || item->rescan_unchanged;
+  f.tags.push_back(item->id);
+  return RunAsJob(cli, client::kJobBackup, item->id, [&](ManagedJob& job) {
+    job.Log("I", "backing up \"" + item->description + "\"");
+    return RunBackup(cli, f, job);
+  });
+}
+
 }  // namespace
 
 void AddBackup(CLI::App& app, Cli& cli) {
@@ -212,7 +263,9 @@ void AddBackup(CLI::App& app, Cli& cli) {
                 "read files even if size, mtime, ctime and inode are unchanged");
   cmd->add_option("--parent", f->parent, "use this snapshot (full ID) as the parent");
   cmd->add_flag("-f,--force", f->force, "read every file: do not use a parent snapshot");
-  cmd->callback([&cli, f] { cli.exit_code = RunBackup(cli, *f); });
+  cmd->add_option("--item", f->item,
+                  "back up this Protected Item of the logged-in account (with --vault)");
+  cmd->callback([&cli, f] { cli.exit_code = RunBackupCommand(cli, *f); });
 }
 
 }  // namespace halley::cli

@@ -61,6 +61,7 @@ int RunCat(Cli& cli, const CatFlags& f) {
     return cli.Fatal(Usage("\"" + f.type + "\" takes no ID"));
   }
   bool load_index = f.type == "blob" || f.type == "tree";
+  if (auto unlocked = cli.UnlockContents(); !unlocked) return cli.Fatal(unlocked.error());
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, load_index, code);
   if (!v) return code;

@@ -12,19 +12,22 @@ namespace {
 struct CopyFlags {
   std::vector<std::string> snapshots;
   std::string from_repo;
+  std::string from_vault;  // a Storage Vault of the logged-in account
   std::string from_password_file;
   std::string from_password_command;
   engine::SnapshotFilter filter;
 };
 
 int RunCopy(Cli& cli, const CopyFlags& f) {
-  if (f.from_repo.empty()) {
-    return cli.Fatal(Error(ErrorCode::kInvalidArgument, "please specify --from-repo"));
+  if (f.from_repo.empty() == f.from_vault.empty()) {
+    return cli.Fatal(
+        Error(ErrorCode::kInvalidArgument, "please specify one of --from-repo and --from-vault"));
   }
   // The source is opened with its own location and password (flags or BACKUP_TOOL_FROM_*).
   Cli source_cli;
   source_cli.global = cli.global;
   source_cli.global.repo = f.from_repo;
+  source_cli.global.vault = f.from_vault;
   source_cli.global.password_file = f.from_password_file;
   source_cli.global.password_command = f.from_password_command;
   if (f.from_password_file.empty() && f.from_password_command.empty()) {
@@ -83,7 +86,9 @@ void AddCopy(CLI::App& app, Cli& cli) {
   auto f = std::make_shared<CopyFlags>();
   auto* cmd = app.add_subcommand("copy", "copy snapshots from another vault into this one");
   cmd->add_option("snapshot", f->snapshots, "snapshots to copy (default: all)");
-  cmd->add_option("--from-repo", f->from_repo, "the vault to copy from")->required();
+  cmd->add_option("--from-repo", f->from_repo, "the vault to copy from");
+  cmd->add_option("--from-vault", f->from_vault,
+                  "the vault to copy from: a Storage Vault of the logged-in account");
   cmd->add_option("--from-password-file", f->from_password_file,
                   "the source vault's password file (env BACKUP_TOOL_FROM_PASSWORD_FILE)");
   cmd->add_option("--from-password-command", f->from_password_command,

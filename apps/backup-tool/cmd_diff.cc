@@ -261,6 +261,7 @@ Result<Id> ResolveTree(repo::Repository& repo, const engine::SnapshotEntry& snap
 int RunDiff(Cli& cli, const DiffFlags& f) {
   IgnoreSigpipe();
   SnapshotRef ra = ParseSnapshotRef(f.a), rb = ParseSnapshotRef(f.b);
+  if (auto unlocked = cli.UnlockContents(); !unlocked) return cli.Fatal(unlocked.error());
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;

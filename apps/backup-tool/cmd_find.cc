@@ -334,6 +334,7 @@ int RunFind(Cli& cli, FindFlags& f) {
       }
     }
   }
+  if (auto unlocked = cli.UnlockContents(); !unlocked) return cli.Fatal(unlocked.error());
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;

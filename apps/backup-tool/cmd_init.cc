@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "base/host.h"
 #include "commands.h"
-#include "repo/key_file.h"
 
 namespace halley::cli {
 namespace {
@@ -19,20 +17,21 @@ int RunInit(Cli& cli, const InitOptions& o) {
       !cfg && cfg.error().Code() == ErrorCode::kUnauthenticated) {
     return cli.Fatal(cfg.error(), kExitServerAuth);
   }
+  auto managed = cli.ManagedVault();  // resolved by OpenStore already
+  if (!managed) return cli.Fatal(managed.error());
   auto password = cli.NewPassword();
   if (!password) return cli.Fatal(password.error());
   if (password->empty()) {
     return cli.Fatal(Error(ErrorCode::kInvalidArgument, "an empty password is not allowed"));
   }
-  repo::InitOptions init;
-  // A managed vault's password is hex(E), a random key: the KDF cannot make it stronger.
-  init.kdf =
-      o.full_entropy_password ? repo::kFullEntropyScryptParams : repo::PasswordScryptParams();
-  init.username = Username();
-  init.hostname = Hostname();
-  auto r = repo::Repository::Init(**store, *password, init, cli.RepoOptions());
+  auto r = cli.InitVault(**store, *password, o.full_entropy_password || *managed);
   SecureZero(password->data(), password->size());
   if (!r) return cli.Fatal(r.error());
+  if (*managed) {
+    if (auto marked = (*cli.Account())->MarkVaultInitialized((*managed)->id); !marked) {
+      return cli.Fatal(marked.error());
+    }
+  }
   const std::string& id = (*r)->GetConfig().id;
   if (cli.global.json) {
     OrderedJson j;

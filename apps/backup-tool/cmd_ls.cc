@@ -99,6 +99,7 @@ int RunLs(Cli& cli, const LsFlags& f) {
   if (!ref.path.empty()) targets.push_back(CleanPath(ref.path));
   for (const auto& d : f.dirs) targets.push_back(CleanPath(d));
 
+  if (auto unlocked = cli.UnlockContents(); !unlocked) return cli.Fatal(unlocked.error());
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "engine/restorer.h"
 #include "engine/snapshots.h"
+#include "managed_job.h"
 #include "progress.h"
 #include "snapshot_ref.h"
 
@@ -19,7 +20,7 @@ struct RestoreFlags {
   engine::SnapshotFilter filter;
 };
 
-int RunRestore(Cli& cli, const RestoreFlags& f) {
+int RunRestore(Cli& cli, const RestoreFlags& f, ManagedJob& job) {
   if (f.target.empty()) {
     return cli.Fatal(
         Error(ErrorCode::kInvalidArgument, "please specify a directory to restore to (--target)"));
@@ -42,6 +43,7 @@ int RunRestore(Cli& cli, const RestoreFlags& f) {
   SnapshotRef ref = ParseSnapshotRef(f.snapshot);
   o.path = ref.path.empty() ? "/" : ref.path;
 
+  if (auto unlocked = cli.UnlockContents(); !unlocked) return cli.Fatal(unlocked.error());
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
   if (!v) return code;
@@ -52,6 +54,11 @@ int RunRestore(Cli& cli, const RestoreFlags& f) {
   o.stop = cli.StopToken();
   engine::RestoreProgress progress;
   o.progress = &progress;
+  job.SetProgress([&] {
+    return Json{{"BytesDone", progress.bytes_done.load()},
+                {"ItemsDone", progress.files_done.load()},
+                {"ItemsTotal", progress.total_files.load()}};
+  });
   o.on_error = [&](const std::string& path, const Error& e) {
     if (cli.global.json) {
       OrderedJson j;
@@ -96,6 +103,11 @@ int RunRestore(Cli& cli, const RestoreFlags& f) {
   if (cli.ProgressWanted()) ClearStatusLine();
   if (!r) return cli.Fatal(r.error());
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  job.SetTotals({{"TotalDirectories", r->dirs},
+                 {"TotalFiles", r->files},
+                 {"TotalSize", r->bytes},
+                 {"DownloadSize", r->bytes},
+                 {"SnapshotID", snap->id.Hex()}});
   if (cli.global.json) {
     OrderedJson j;
     j["message_type"] = "summary";
@@ -133,7 +145,10 @@ void AddRestore(CLI::App& app, Cli& cli) {
   cmd->add_option("--overwrite", f->overwrite,
                   "existing files: always, if-newer, if-different or never");
   AddSnapshotFilterFlags(cmd, f->filter, /*for_latest=*/true);
-  cmd->callback([&cli, f] { cli.exit_code = RunRestore(cli, *f); });
+  cmd->callback([&cli, f] {
+    cli.exit_code = RunAsJob(cli, client::kJobRestore, "",
+                             [&](ManagedJob& job) { return RunRestore(cli, *f, job); });
+  });
 }
 
 }  // namespace halley::cli

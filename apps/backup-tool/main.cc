@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.set_version_flag("--version", ProgramVersion());
   app.add_option("-r,--repo", cli.global.repo, "vault location (env BACKUP_TOOL_REPOSITORY)");
+  app.add_option("--vault", cli.global.vault,
+                 "a Storage Vault (name or ID) of the logged-in account, instead of --repo "
+                 "(env BACKUP_TOOL_VAULT)");
   app.add_option("--password-file", cli.global.password_file,
                  "read the vault password from a file (env BACKUP_TOOL_PASSWORD_FILE)");
   app.add_option("--password-command", cli.global.password_command,
@@ -51,6 +54,10 @@ int main(int argc, char** argv) {
   AddRebuildIndex(app, cli);
   AddRepair(app, cli);
   AddCopy(app, cli);
+  AddLogin(app, cli);
+  AddInfo(app, cli);
+  AddVault(app, cli);
+  AddItem(app, cli);
   // CLI11 lets a repeatable option swallow every following word ("backup --tag t /path" would
   // take /path as a second tag). Like restic, each occurrence takes exactly one value.
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

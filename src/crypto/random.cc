@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "base/encoding.h"
 #include "base/error.h"
 
 namespace halley::crypto {
@@ -73,6 +74,14 @@ Bytes RandomBytes(size_t n) {
   Bytes out(n);
   RandomBytes(MutableByteView(out));
   return out;
+}
+
+std::string NewUuid() {
+  std::string h = HexEncode(RandomBytes(16));
+  h[12] = '4';
+  h[16] = "89ab"[static_cast<unsigned char>(h[16]) % 4];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
 }
 
 }  // namespace halley::crypto

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "base/bytes.h"
 
@@ -24,5 +25,8 @@ void RandomBytes(MutableByteView out);
 
 // Returns `n` random bytes.
 Bytes RandomBytes(size_t n);
+
+// A random (version 4) UUID in its lower-case text form, for IDs of profile entries and jobs.
+std::string NewUuid();
 
 }  // namespace halley::crypto

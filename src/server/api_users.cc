@@ -43,14 +43,6 @@ int64_t Now(Call& c) {
       .count();
 }
 
-std::string NewId() {
-  std::string h = HexEncode(crypto::RandomBytes(16));
-  h[12] = '4';
-  h[16] = "89ab"[static_cast<unsigned char>(h[16]) % 4];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
-}
-
 Result<std::string> LoginHash(const std::string& user, const std::string& password) {
   const crypto::LoginKeys keys = crypto::DeriveLoginKeys(user, password);
   return crypto::BcryptSha512(ByteView(keys.l.data(), keys.l.size()));
@@ -76,7 +68,7 @@ Json NewProfile(Call& c, const std::string& user, const std::string& organizatio
           {"PasswordHash", ""},
           {"PasswordRecovery", ""},
           {"CreateTime", Now(c)},
-          {"CreationGUID", NewId()}};
+          {"CreationGUID", crypto::NewUuid()}};
 }
 
 // Checks the shape of a profile sent by a client: an object whose fields that the server reads
@@ -189,7 +181,7 @@ Response AddRequestedVault(Call& c, const std::string& user) {
   std::string server = c.GetOr("SelfAddress");
   if (server.empty()) server = c.req.scheme + "://" + std::string(c.req.Header("host")) + "/";
   if (server.back() != '/') server += '/';
-  const std::string id = NewId();
+  const std::string id = crypto::NewUuid();
   const int64_t now = Now(c);
   Json vault = {{"Description", chosen->value("Description", "Storage Vault")},
                 {"DestinationType", 1003},

@@ -38,14 +38,6 @@ constexpr const char* kReportedCounts[] = {
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-std::string NewGuid() {
-  std::string h = HexEncode(crypto::RandomBytes(16));
-  h[12] = '4';  // RFC 4122 version 4, variant 1
-  h[16] = "89ab"[static_cast<unsigned char>(h[16]) % 4];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
-}
-
 int SeverityRank(std::string_view s) {
   return s == "D" ? 0 : s == "I" ? 1 : s == "W" ? 2 : s == "E" ? 3 : -1;
 }
@@ -63,7 +55,7 @@ int64_t JobStore::Now() const {
 }
 
 Result<std::string> JobStore::Start(const std::string& username, const Json& detail) {
-  Json job = {{"GUID", NewGuid()},           {"Username", username}, {"Classification", 4000},
+  Json job = {{"GUID", crypto::NewUuid()},   {"Username", username}, {"Classification", 4000},
               {"Status", kJobStatusRunning}, {"StartTime", Now()},   {"EndTime", 0}};
   for (const char* k : kReportedStrings) {
     if (detail.contains(k) && detail[k].is_string()) job[k] = detail[k];

@@ -133,7 +133,9 @@ class Halleyd:
 # A minimal halleyd.cfg (the roles on, storage under the data directory); tests copy and edit it.
 MINIMAL_CONFIG = {
     "AdminUsers": [],
-    "AuthenticationRole": {"RoleEnabled": True},
+    "AuthenticationRole": {"RoleEnabled": True, "RemoteStorage": [
+        {"Type": "comet", "Description": "This server's Storage Role", "RemoteAddress": "",
+         "ID": "default-self", "Default": True}]},
     "StorageRole": {"RoleEnabled": True,
                     "Storage": {"DestinationType": 1002, "LocalcopyPath": "storage"}},
     "ListenAddresses": [{"ListenAddress": "127.0.0.1:8060"}],

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// `login prompt|status|disconnect` (the spec's "backup-tool login") and `info device-id`.
+#include <limits.h>
+#include <stdlib.h>
+
+#include <iostream>
+
+#include "base/host.h"
+#include "client/account.h"
+#include "client/login_state.h"
+#include "commands.h"
+#include "crypto/login.h"
+
+namespace halley::cli {
+namespace {
+
+struct LoginFlags {
+  std::string server;
+  std::string username;
+  std::string device_name;
+  bool lock_ui = false;
+};
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+Result<std::string> DeviceIdHere() { return client::DeviceId(Env("BACKUP_TOOL_DEVICE_ENTROPY")); }
+
+Result<std::string> AskLine(const std::string& prompt) {
+  std::cerr << prompt << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line) || line.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "no answer to \"" + prompt + "\"");
+  }
+  return line;
+}
+
+int RunLoginPrompt(Cli& cli, const LoginFlags& f) {
+  client::LoginState s;
+  auto server = f.server.empty() ? AskLine("Server URL: ") : Result<std::string>(f.server);
+  if (!server) return cli.Fatal(server.error());
+  auto normalized = client::NormalizeServerUrl(*server);
+  if (!normalized) return cli.Fatal(normalized.error());
+  s.server = *normalized;
+  auto username = f.username.empty() ? AskLine("Username: ") : Result<std::string>(f.username);
+  if (!username) return cli.Fatal(username.error());
+  s.username = *username;
+  auto device = DeviceIdHere();
+  if (!device) return cli.Fatal(device.error());
+  s.device_id = *device;
+  if (!cli.global.cacert.empty()) {
+    char abs[PATH_MAX];
+    if (::realpath(cli.global.cacert.c_str(), abs) == nullptr) {
+      return cli.Fatal(ErrnoError("cannot read the CA file " + cli.global.cacert, errno));
+    }
+    s.ca_file = abs;
+  }
+  s.ui_locked = f.lock_ui;
+  auto password = cli.Password("password for " + s.username + " at " + s.server + ": ");
+  if (!password) return cli.Fatal(password.error());
+  const crypto::LoginKeys keys = crypto::DeriveLoginKeys(s.username, *password);
+  SecureZero(password->data(), password->size());
+  s.l = keys.l;
+  s.r = keys.r;
+
+  client::Account account(s);
+  // Registering proves the credentials too: it is the first call that needs them.
+  const std::string name = f.device_name.empty() ? Hostname() : f.device_name;
+  if (auto reg = account.RegisterDevice(name, HALLEY_VERSION); !reg) {
+    return cli.Fatal(reg.error(), reg.error().Code() == ErrorCode::kUnauthenticated
+                                      ? kExitServerAuth
+                                      : kExitFailure);
+  }
+  const std::string dir = client::ConfigDir();
+  if (auto saved = client::SaveLogin(dir, s); !saved) return cli.Fatal(saved.error());
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "login";
+    j["server"] = s.server;
+    j["username"] = s.username;
+    j["device_id"] = s.device_id;
+    j["config"] = dir + "/login.json";
+    cli.PrintJson(j);
+  } else {
+    cli.Print("Logged in to " + s.server + " as " + s.username + "; this device (" + name +
+              ") is " + s.device_id + ".\nThe login is kept in " + dir + "/login.json.\n");
+  }
+  return kExitOk;
+}
+
+// The spec's status texts, with the code in parentheses.
+std::pair<int, std::string> LoginStatus(Cli& cli) {
+  auto state = client::LoadLogin(client::ConfigDir());
+  if (state && !*state) return {0, "Logged out"};
+  if (!state) {
+    cli.Warn(state.error().Message() + "\n");
+    return {0, "Logged out"};
+  }
+  client::Account account(**state);
+  auto profile = account.GetProfile();
+  if (!profile) {
+    if (profile.error().Code() == ErrorCode::kUnauthenticated) {
+      cli.Warn(
+          "the server refused this device's stored credentials (was the password "
+          "changed?): run `backup-tool login prompt`\n");
+      return {4, "Unregistered device for the supplied credentials"};
+    }
+    cli.Warn(profile.error().Message() + "\n");
+    return {3, "Connection error"};
+  }
+  const Json& devices = profile->profile.value("Devices", Json::object());
+  if (!devices.is_object() || !devices.contains((*state)->device_id)) {
+    return {4, "Unregistered device for the supplied credentials"};
+  }
+  if ((*state)->ui_locked) return {1, "Logged in, locked"};
+  return {2, "Logged in, unlocked"};
+}
+
+int RunLoginStatus(Cli& cli) {
+  auto [code, text] = LoginStatus(cli);
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "login_status";
+    j["code"] = code;
+    j["message"] = text;
+    cli.PrintJson(j);
+  } else {
+    std::cout << text << " (" << code << ")\n";
+  }
+  return kExitOk;
+}
+
+int RunLoginDisconnect(Cli& cli) {
+  auto removed = client::RemoveLogin(client::ConfigDir());
+  if (!removed) return cli.Fatal(removed.error());
+  cli.Print(*removed ? "Logged out: this device's stored credentials are deleted.\n"
+                     : "This device was not logged in.\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddLogin(CLI::App& app, Cli& cli) {
+  auto* login = app.add_subcommand("login", "control the login to a Halley server");
+  login->require_subcommand(1);
+  auto f = std::make_shared<LoginFlags>();
+  auto* prompt = login->add_subcommand(
+      "prompt", "log in (the password is asked for, or taken from BACKUP_TOOL_PASSWORD*)");
+  prompt->add_option("--server", f->server, "the server's URL, e.g. https://backup.example.com/");
+  prompt->add_option("--username", f->username, "the account's username");
+  prompt->add_option("--device-name", f->device_name, "this device's name (default: hostname)");
+  prompt->add_flag("--lock-ui", f->lock_ui,
+                   "ask for the password before showing vault contents (restore, ls, ...); "
+                   "scheduled jobs still run");
+  prompt->callback([&cli, f] { cli.exit_code = RunLoginPrompt(cli, *f); });
+  login->add_subcommand("status", "display the login status")->callback([&cli] {
+    cli.exit_code = RunLoginStatus(cli);
+  });
+  login->add_subcommand("disconnect", "log out: delete the stored credentials")->callback([&cli] {
+    cli.exit_code = RunLoginDisconnect(cli);
+  });
+}
+
+void AddInfo(CLI::App& app, Cli& cli) {
+  auto* info = app.add_subcommand("info", "display information about this client");
+  info->require_subcommand(1);
+  info->add_subcommand("device-id", "display the device ID")->callback([&cli] {
+    auto id = DeviceIdHere();
+    if (!id) {
+      cli.exit_code = cli.Fatal(id.error());
+      return;
+    }
+    std::cout << *id << "\n";
+    cli.exit_code = kExitOk;
+  });
+}
+
+}  // namespace halley::cli

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// `vault request|add|list|key|remove`: the Storage Vaults of the logged-in account.
+#include <iostream>
+
+#include "client/account.h"
+#include "commands.h"
+#include "crypto/random.h"
+
+namespace halley::cli {
+namespace {
+
+struct VaultFlags {
+  std::string name;
+  std::string provider;
+  std::string location;
+};
+
+int RunRequest(Cli& cli, const VaultFlags& f) {
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  auto id = (*account)->RequestVault(f.name, f.provider);
+  if (!id) return cli.Fatal(id.error());
+  // Created now rather than at the first backup, so that a problem shows at once.
+  cli.global.vault = *id;
+  int code = kExitOk;
+  if (!cli.Open(LockMode::kNone, false, code)) return code;
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "vault_requested";
+    j["id"] = *id;
+    j["name"] = f.name;
+    cli.PrintJson(j);
+  } else {
+    cli.Print("Storage Vault \"" + f.name + "\" (" + *id +
+              ") is ready. Its keys are wrapped by your login and kept in your profile.\n");
+  }
+  return kExitOk;
+}
+
+int RunAdd(Cli& cli, const VaultFlags& f) {
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  auto vault = client::VaultForLocation(
+      f.location, f.name, ByteView((*account)->State().r.data(), 24), client::UnixNow());
+  if (!vault) return cli.Fatal(vault.error());
+  // An existing vault keeps its password (asked for and checked now); an empty location
+  // gets a new vault with a random one.
+  Cli probe;
+  probe.global = cli.global;
+  probe.global.vault.clear();
+  probe.global.repo = f.location;
+  auto store = probe.OpenStore();
+  if (!store) return cli.Fatal(store.error());
+  auto cfg = (*store)->Stat(storage::ObjectHandle::Config());
+  std::string password;
+  if (cfg) {
+    int code = kExitOk;
+    auto password_read = probe.Password("enter password for the vault at " + f.location + ": ");
+    if (!password_read) return cli.Fatal(password_read.error());
+    probe.password_override = *password_read;
+    if (!probe.Open(LockMode::kNone, false, code)) return code;
+    password = std::move(*password_read);
+  } else if (cfg.error().Code() == ErrorCode::kNotFound) {
+    password = client::NewVaultPassword();
+    auto made = cli.InitVault(**store, password, true);
+    if (!made) return cli.Fatal(made.error());
+  } else {
+    return cli.Fatal(cfg.error(), cfg.error().Code() == ErrorCode::kUnauthenticated
+                                      ? kExitServerAuth
+                                      : kExitFailure);
+  }
+  client::SetVaultPassword(*vault, ByteView((*account)->State().r.data(), 24), password);
+  SecureZero(password.data(), password.size());
+  (*vault)["RepoInitTimestamp"] = client::UnixNow();
+  const std::string id = crypto::NewUuid();
+  auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
+    profile["Destinations"][id] = *vault;
+    return {};
+  });
+  if (!saved) return cli.Fatal(saved.error());
+  cli.Print("Storage Vault \"" + f.name + "\" (" + id + ") added" +
+            (cfg ? ": the existing vault keeps its data and password.\n" : ": a new vault.\n"));
+  if (cli.global.json) {
+    OrderedJson j;
+    j["message_type"] = "vault_added";
+    j["id"] = id;
+    j["name"] = f.name;
+    j["existing"] = cfg.has_value();
+    cli.PrintJson(j);
+  }
+  return kExitOk;
+}
+
+std::string TypeName(int64_t type) {
+  switch (type) {
+    case client::kVaultLocalPath:
+      return "local path";
+    case client::kVaultHalleyBucket:
+      return "Halley server";
+    default:
+      return "type " + std::to_string(type);
+  }
+}
+
+int RunList(Cli& cli) {
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  auto p = (*account)->GetProfile();
+  if (!p) return cli.Fatal(p.error());
+  const Json vaults = p->profile.value("Destinations", Json::object());
+  OrderedJson out = OrderedJson::array();
+  std::string text = "ID                                    Type           Created  Name\n";
+  for (const auto& [id, v] : vaults.items()) {
+    if (!v.is_object()) continue;
+    const int64_t type = v.value("DestinationType", int64_t{0});
+    const bool created = v.value("RepoInitTimestamp", int64_t{0}) != 0;
+    const std::string name = v.value("Description", "");
+    std::string where = type == client::kVaultLocalPath ? v.value("LocalcopyPath", "")
+                        : type == client::kVaultHalleyBucket
+                            ? v.value("CometServer", "") + " bucket " + v.value("CometBucket", "")
+                            : "";
+    OrderedJson j;
+    j["id"] = id;
+    j["name"] = name;
+    j["type"] = type;
+    j["location"] = where;
+    j["created"] = created;
+    out.push_back(j);
+    char line[512];
+    std::snprintf(line, sizeof line, "%-37s %-14s %-8s %s (%s)\n", id.c_str(),
+                  TypeName(type).c_str(), created ? "yes" : "no", name.c_str(), where.c_str());
+    text += line;
+  }
+  if (cli.global.json) {
+    cli.PrintJson(out);
+  } else {
+    cli.Print(text);
+  }
+  return kExitOk;
+}
+
+int RunKey(Cli& cli, const VaultFlags& f) {
+  cli.global.vault = f.name;
+  if (auto unlocked = cli.UnlockContents(); !unlocked) return cli.Fatal(unlocked.error());
+  auto v = cli.ManagedVault();
+  if (!v) return cli.Fatal(v.error());
+  std::cout << (*v)->password << "\n";
+  return kExitOk;
+}
+
+int RunRemove(Cli& cli, const VaultFlags& f) {
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  std::string id;
+  auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
+    HALLEY_ASSIGN_OR_RETURN(id, client::FindEntry(profile, "Destinations", f.name));
+    profile["Destinations"].erase(id);
+    return {};
+  });
+  if (!saved) return cli.Fatal(saved.error());
+  cli.Print("Storage Vault " + id +
+            " removed from the account; its data is not deleted (a server bucket stays until an "
+            "administrator deletes it).\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddVault(CLI::App& app, Cli& cli) {
+  auto* vault = app.add_subcommand("vault", "manage the Storage Vaults of the logged-in account");
+  vault->require_subcommand(1);
+  auto f = std::make_shared<VaultFlags>();
+  auto* request = vault->add_subcommand(
+      "request", "get a new Storage Vault on the server (its keys are made on this device)");
+  request->add_option("--name", f->name, "the vault's name")->required();
+  request->add_option("--provider", f->provider, "Storage Template ID (default: the default)");
+  request->callback([&cli, f] { cli.exit_code = RunRequest(cli, *f); });
+
+  auto* add = vault->add_subcommand(
+      "add", "add a vault at a location (an existing one keeps its data and password)");
+  add->add_option("--name", f->name, "the vault's name")->required();
+  add->add_option("--repo", f->location,
+                  "a local path, or rest:http[s]://ID:KEY@HOST/storage/ID/ (a Halley bucket)")
+      ->required();
+  add->callback([&cli, f] { cli.exit_code = RunAdd(cli, *f); });
+
+  vault->add_subcommand("list", "list the account's Storage Vaults")->callback([&cli] {
+    cli.exit_code = RunList(cli);
+  });
+  auto* key = vault->add_subcommand(
+      "key", "print a vault's password (for restic, or a standalone `backup-tool -r`)");
+  key->add_option("name", f->name, "the vault's name or ID")->required();
+  key->callback([&cli, f] { cli.exit_code = RunKey(cli, *f); });
+  auto* remove =
+      vault->add_subcommand("remove", "remove a Storage Vault from the account (its data stays)");
+  remove->add_option("name", f->name, "the vault's name or ID")->required();
+  remove->callback([&cli, f] { cli.exit_code = RunRemove(cli, *f); });
+}
+
+}  // namespace halley::cli

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "client/profile.h"
+
+#include <map>
+
+#include "base/encoding.h"
+#include "crypto/aead.h"
+#include "crypto/random.h"
+
+namespace halley::client {
+namespace {
+
+constexpr char kVaultPasswordPurpose[] = "vault-password";
+
+std::string BucketKeyPurpose(const Json& vault) {
+  return "bucket-key/" + vault.value("CometBucket", "");
+}
+
+Result<std::string> Unwrap(const Json& vault, const char* field, ByteView r,
+                           const std::string& purpose) {
+  const Json& v = vault.contains(field) ? vault[field] : Json();
+  if (!v.is_string()) return Fail(ErrorCode::kCorruption, std::string(field) + " is missing");
+  auto wrapped = Base64Decode(v.get<std::string>());
+  if (!wrapped) return Fail(ErrorCode::kCorruption, std::string(field) + " is not base64");
+  auto secret = crypto::UnwrapSecret(r, purpose, *wrapped);
+  if (!secret) {
+    return Fail(secret.error().Code(),
+                std::string(field) + " does not open with this login's key (" +
+                    secret.error().Message() + "): was the vault set up by another account?");
+  }
+  return std::string(secret->begin(), secret->end());
+}
+
+int64_t Int(const Json& j, const char* field) {
+  auto it = j.find(field);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+std::string Str(const Json& j, const char* field) {
+  auto it = j.find(field);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+bool ValidBucketId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (unsigned char c : id) {
+    if (!std::isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> FindEntry(const Json& profile, std::string_view section,
+                              std::string_view name) {
+  const std::string what = section == "Sources" ? "Protected Item" : "Storage Vault";
+  const Json& entries = profile.contains(section) && profile[std::string(section)].is_object()
+                            ? profile[std::string(section)]
+                            : Json::object();
+  if (entries.contains(name)) return std::string(name);
+  std::vector<std::string> matches, names;
+  for (const auto& [id, e] : entries.items()) {
+    const std::string description = e.is_object() ? Str(e, "Description") : "";
+    names.push_back("\"" + description + "\" (" + id + ")");
+    if (description == name) matches.push_back(id);
+  }
+  if (matches.size() == 1) return matches[0];
+  if (matches.size() > 1) {
+    return Fail(ErrorCode::kInvalidArgument, "several " + what + "s are called \"" +
+                                                 std::string(name) + "\": use the ID of one");
+  }
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  return Fail(ErrorCode::kNotFound,
+              "no " + what + " \"" + std::string(name) + "\" in this account" +
+                  (known.empty() ? " (it has none)" : "; there are: " + known));
+}
+
+bool HasVaultKeys(const Json& vault) {
+  if (Int(vault, "EncryptionKeyEncryptionMethod") == kEncryptionMethodUnconfigured) return false;
+  if (Int(vault, "DestinationType") != kVaultHalleyBucket) return true;
+  return !Str(vault, "CometBucketKey").empty() || !Str(vault, "EncryptedBucketKey").empty();
+}
+
+Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteView r) {
+  const Json& vaults = profile.value("Destinations", Json::object());
+  if (!vaults.is_object() || !vaults.contains(id) || !vaults[id].is_object()) {
+    return Fail(ErrorCode::kNotFound, "no Storage Vault " + id + " in this account");
+  }
+  const Json& v = vaults[id];
+  VaultAccess out;
+  out.id = id;
+  out.description = Str(v, "Description");
+  out.initialized = Int(v, "RepoInitTimestamp") != 0;
+  if (!HasVaultKeys(v)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "the Storage Vault \"" + out.description + "\" has no keys yet");
+  }
+  const int64_t method = Int(v, "EncryptionKeyEncryptionMethod");
+  if (method != kEncryptionMethodWrapV1) {
+    return Fail(ErrorCode::kNotSupported, "the Storage Vault \"" + out.description +
+                                              "\" uses key encryption method " +
+                                              std::to_string(method) + ", unknown here");
+  }
+  HALLEY_ASSIGN_OR_RETURN(out.password,
+                          Unwrap(v, "EncryptedEncryptionKey", r, kVaultPasswordPurpose));
+  switch (Int(v, "DestinationType")) {
+    case kVaultLocalPath: {
+      out.location = Str(v, "LocalcopyPath");
+      if (out.location.empty()) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "the Storage Vault \"" + out.description + "\" has no LocalcopyPath");
+      }
+      return out;
+    }
+    case kVaultHalleyBucket: {
+      const std::string bucket = Str(v, "CometBucket");
+      std::string server = Str(v, "CometServer");
+      const size_t scheme_end = server.find("://");
+      if (!ValidBucketId(bucket) || scheme_end == std::string::npos) {
+        return Fail(ErrorCode::kInvalidArgument, "the Storage Vault \"" + out.description +
+                                                     "\" has no valid CometServer and CometBucket");
+      }
+      std::string key = Str(v, "CometBucketKey");
+      if (key.empty()) {
+        HALLEY_ASSIGN_OR_RETURN(key, Unwrap(v, "EncryptedBucketKey", r, BucketKeyPurpose(v)));
+      }
+      if (server.back() != '/') server += '/';
+      // Bucket IDs need no escaping; a key might (an admin may set any string).
+      std::string escaped_key;
+      for (unsigned char c : key) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+          escaped_key.push_back(static_cast<char>(c));
+        } else {
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          escaped_key += {'%', kHex[c >> 4], kHex[c & 15]};
+        }
+      }
+      out.location = "rest:" + server.substr(0, scheme_end + 3) + bucket + ":" + escaped_key + "@" +
+                     server.substr(scheme_end + 3) + "storage/" + bucket + "/";
+      SecureZero(key.data(), key.size());
+      return out;
+    }
+    default:
+      return Fail(ErrorCode::kNotSupported,
+                  "the Storage Vault \"" + out.description + "\" has type " +
+                      std::to_string(Int(v, "DestinationType")) +
+                      "; this client opens Local Path (1002) and Halley bucket (1003) vaults");
+  }
+}
+
+std::string NewVaultPassword() { return HexEncode(crypto::RandomBytes(16)); }
+
+void SetVaultPassword(Json& vault, ByteView r, std::string_view password) {
+  vault["EncryptionKeyEncryptionMethod"] = kEncryptionMethodWrapV1;
+  vault["EncryptedEncryptionKey"] =
+      Base64Encode(crypto::WrapSecret(r, kVaultPasswordPurpose, AsBytes(password)));
+}
+
+void SetBucketKey(Json& vault, ByteView r, std::string_view key) {
+  vault["CometBucketKey"] = "";
+  vault["EncryptedBucketKey"] =
+      Base64Encode(crypto::WrapSecret(r, BucketKeyPurpose(vault), AsBytes(key)));
+}
+
+Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
+                              int64_t now) {
+  Json v = {{"Description", description},
+            {"CreateTime", now},
+            {"ModifyTime", now},
+            {"EncryptionKeyEncryptionMethod", kEncryptionMethodUnconfigured},
+            {"EncryptedEncryptionKey", ""},
+            {"RepoInitTimestamp", 0}};
+  const std::string_view kForms =
+      "a local path, or a Halley bucket rest:http[s]://ID:KEY@HOST[:PORT]/storage/ID/";
+  if (location.rfind("rest:", 0) != 0) {
+    if (location.rfind("local:", 0) == 0) location.remove_prefix(6);
+    if (location.empty() || location.find(':') != std::string_view::npos) {
+      return Fail(ErrorCode::kInvalidArgument, "a vault location must be " + std::string(kForms));
+    }
+    v["DestinationType"] = kVaultLocalPath;
+    v["LocalcopyPath"] = location;
+    return v;
+  }
+  // rest:SCHEME://ID:KEY@HOSTPATH/storage/ID/
+  const std::string url(location.substr(5));
+  const size_t scheme_end = url.find("://");
+  const size_t at = url.find('@');
+  const size_t colon = url.find(':', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  const size_t marker = url.rfind("/storage/");
+  if (scheme_end == std::string::npos || at == std::string::npos || colon > at ||
+      marker == std::string::npos || marker < at) {
+    return Fail(ErrorCode::kInvalidArgument, "a vault location must be " + std::string(kForms));
+  }
+  const std::string bucket = url.substr(scheme_end + 3, colon - scheme_end - 3);
+  std::string key = url.substr(colon + 1, at - colon - 1);
+  std::string path_bucket = url.substr(marker + 9);
+  if (!path_bucket.empty() && path_bucket.back() == '/') path_bucket.pop_back();
+  if (!ValidBucketId(bucket) || path_bucket != bucket || key.empty() ||
+      key.find('%') != std::string::npos) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "a Halley bucket location is rest:http[s]://ID:KEY@HOST[:PORT]/storage/ID/ "
+                "with the same bucket ID twice and the key as the server gave it");
+  }
+  v["DestinationType"] = kVaultHalleyBucket;
+  v["CometServer"] = url.substr(0, scheme_end + 3) + url.substr(at + 1, marker + 1 - at - 1);
+  v["CometBucket"] = bucket;
+  SetBucketKey(v, r, key);
+  SecureZero(key.data(), key.size());
+  return v;
+}
+
+Result<FileItem> ReadFileItem(const Json& profile, const std::string& id) {
+  const Json& items = profile.value("Sources", Json::object());
+  if (!items.is_object() || !items.contains(id) || !items[id].is_object()) {
+    return Fail(ErrorCode::kNotFound, "no Protected Item " + id + " in this account");
+  }
+  const Json& s = items[id];
+  FileItem out;
+  out.id = id;
+  out.description = Str(s, "Description");
+  if (Str(s, "Engine") != kEngineFile) {
+    return Fail(ErrorCode::kNotSupported, "the Protected Item \"" + out.description +
+                                              "\" uses the engine \"" + Str(s, "Engine") +
+                                              "\"; this client backs up " + kEngineFile);
+  }
+  // Keys sort as strings; INCLUDE2 before INCLUDE10 matters only for display.
+  std::map<std::string, std::string> props;
+  if (s.contains("EngineProps") && s["EngineProps"].is_object()) {
+    for (const auto& [k, val] : s["EngineProps"].items()) {
+      if (val.is_string()) props[k] = val.get<std::string>();
+    }
+  }
+  for (const auto& [k, val] : props) {
+    if (k.rfind("INCLUDE", 0) == 0) out.paths.push_back(val);
+    if (k.rfind("EXCLUDE", 0) == 0) out.excludes.push_back(val);
+    if (k == "RESCAN_UNCHANGED") out.rescan_unchanged = val != "" && val != "0" && val != "false";
+  }
+  if (out.paths.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "the Protected Item \"" + out.description + "\" names no path to back up");
+  }
+  return out;
+}
+
+Json NewFileItem(const FileItem& item, std::string_view owner_device, int64_t now) {
+  Json props = Json::object();
+  auto numbered = [](const char* prefix, size_t i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%s%04zu", prefix, i);
+    return std::string(buf);
+  };
+  for (size_t i = 0; i < item.paths.size(); ++i) props[numbered("INCLUDE", i)] = item.paths[i];
+  for (size_t i = 0; i < item.excludes.size(); ++i) {
+    props[numbered("EXCLUDE", i)] = item.excludes[i];
+  }
+  if (item.rescan_unchanged) props["RESCAN_UNCHANGED"] = "1";
+  return {{"Engine", kEngineFile},       {"Description", item.description},
+          {"OwnerDevice", owner_device}, {"CreateTime", now},
+          {"ModifyTime", now},           {"PreExec", Json::array()},
+          {"ThawExec", Json::array()},   {"PostExec", Json::array()},
+          {"EngineProps", props}};
+}
+
+}  // namespace halley::client

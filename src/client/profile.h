@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Reading and writing the parts of a user profile (reference/comet.md §2.4) that a device uses:
+// Storage Vaults (`Destinations`) and Protected Items (`Sources`). Secrets in the profile are
+// wrapped by the device's R key (crypto/aead.h), so the server stores them without being able
+// to read them (docs/keys.md "Keys in the profile"):
+//
+//   EncryptionKeyEncryptionMethod = 1 (ours; 0 is the product's "not configured")
+//   EncryptedEncryptionKey = base64(WrapSecret(R, "vault-password", vault password))
+//   EncryptedBucketKey     = base64(WrapSecret(R, "bucket-key/" + CometBucket, bucket key))
+//
+// The vault password is hex(E) for vaults a device created. Its wrap names no vault ID, so the
+// manual's cloning procedure (copy EncryptionKeyEncryptionMethod, EncryptedEncryptionKey and
+// RepoInitTimestamp to another vault entry) keeps working. A plain CometBucketKey, as an admin
+// or the seed-load procedure sets it, is used as it is.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/json.h"
+
+namespace halley::client {
+
+// DestinationType values (comet.md §3.2) a device can open so far.
+inline constexpr int64_t kVaultLocalPath = 1002;
+inline constexpr int64_t kVaultHalleyBucket = 1003;  // the product's "Comet Server" type
+inline constexpr int64_t kEncryptionMethodUnconfigured = 0;
+inline constexpr int64_t kEncryptionMethodWrapV1 = 1;
+inline constexpr char kEngineFile[] = "engine1/file";
+
+// The ID of the entry of profile[section] ("Destinations", "Sources") called `name`: the entry
+// with that ID, else the one entry with that Description. kNotFound (naming the entries there
+// are), kInvalidArgument if several entries share the Description.
+Result<std::string> FindEntry(const Json& profile, std::string_view section, std::string_view name);
+
+// A Storage Vault ready to open.
+struct VaultAccess {
+  std::string id;
+  std::string description;
+  std::string location;      // a --repo location: a path, or rest:http[s]://ID:KEY@host/storage/ID/
+  std::string password;      // the vault password
+  bool initialized = false;  // RepoInitTimestamp != 0
+};
+
+// True if the vault entry carries a wrapped vault password (and a bucket key, for type 1003).
+bool HasVaultKeys(const Json& vault);
+
+// The vault `id` of `profile` with its secrets unwrapped by `r`. kNotFound if there is no such
+// vault, kNotSupported for other vault types or encryption methods, kInvalidArgument if it has
+// no keys yet (HasVaultKeys), kUnauthenticated if a wrapped secret does not open with `r`
+// (another account's key, or a damaged profile).
+Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteView r);
+
+// A new vault password: hex of a random 128-bit E key.
+std::string NewVaultPassword();
+// Stores `password` wrapped by `r` in the vault entry (and the method that says so).
+void SetVaultPassword(Json& vault, ByteView r, std::string_view password);
+// Stores a bucket key wrapped by `r`; CometBucketKey is cleared. REQUIRES: CometBucket is set.
+void SetBucketKey(Json& vault, ByteView r, std::string_view key);
+
+// A vault entry for `location`: a local path (type 1002), or a halleyd bucket URL
+// rest:http[s]://ID:KEY@host[:port][/prefix]/storage/ID/ (type 1003; its key wrapped by `r`).
+// kInvalidArgument for other locations (with the forms that are accepted).
+Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
+                              int64_t now);
+
+// A Protected Item of files and folders (engine1/file).
+struct FileItem {
+  std::string id;
+  std::string description;
+  std::vector<std::string> paths;     // EngineProps INCLUDE*
+  std::vector<std::string> excludes;  // EngineProps EXCLUDE* (globs)
+  bool rescan_unchanged = false;      // EngineProps RESCAN_UNCHANGED
+};
+
+// kNotFound if there is no such item, kNotSupported for another engine, kInvalidArgument if
+// the item names no path.
+Result<FileItem> ReadFileItem(const Json& profile, const std::string& id);
+Json NewFileItem(const FileItem& item, std::string_view owner_device, int64_t now);
+
+}  // namespace halley::client

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "client/profile.h"
+
+#include <gtest/gtest.h>
+
+#include "base/test_util.h"
+#include "crypto/random.h"
+
+namespace halley::client {
+namespace {
+
+using testutil::FailsWith;
+using testutil::Succeeds;
+using testutil::TempDir;
+using testutil::UnusedLoopbackPort;
+
+const Bytes kR = Bytes(24, 0x42);
+const Bytes kOtherR = Bytes(24, 0x43);
+
+Json ProfileWith(const std::string& id, Json vault) {
+  Json p = {{"Username", "alice"}, {"Destinations", Json::object()}};
+  p["Destinations"][id] = std::move(vault);
+  return p;
+}
+
+TEST(ProfileTest, FindsEntriesByIdOrUniqueDescription) {
+  Json p = {{"Destinations",
+             {{"id-1", {{"Description", "offsite"}}},
+              {"id-2", {{"Description", "local"}}},
+              {"id-3", {{"Description", "local"}}}}}};
+  EXPECT_EQ(*FindEntry(p, "Destinations", "offsite"), "id-1");
+  EXPECT_EQ(*FindEntry(p, "Destinations", "id-3"), "id-3");
+  auto ambiguous = FindEntry(p, "Destinations", "local");
+  ASSERT_TRUE(FailsWith(ambiguous, ErrorCode::kInvalidArgument));
+  auto missing = FindEntry(p, "Destinations", "cloud");
+  ASSERT_TRUE(FailsWith(missing, ErrorCode::kNotFound));
+  EXPECT_NE(missing.error().Message().find("\"offsite\" (id-1)"), std::string::npos);
+  EXPECT_TRUE(FailsWith(FindEntry(p, "Sources", "x"), ErrorCode::kNotFound));
+}
+
+TEST(ProfileTest, BucketVaultSecretsRoundTripWrappedByR) {
+  auto v = VaultForLocation("rest:https://b1:0123abcd@backup.example.com:8060/storage/b1/",
+                            "offsite", kR, 1700000000);
+  ASSERT_TRUE(Succeeds(v));
+  EXPECT_EQ((*v)["DestinationType"], kVaultHalleyBucket);
+  EXPECT_EQ((*v)["CometServer"], "https://backup.example.com:8060/");
+  EXPECT_EQ((*v)["CometBucket"], "b1");
+  EXPECT_EQ((*v)["CometBucketKey"], "");
+  EXPECT_EQ(v->dump().find("0123abcd"), std::string::npos);  // only wrapped
+  EXPECT_FALSE(HasVaultKeys(*v));
+  EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", *v), "v", kR), ErrorCode::kInvalidArgument));
+
+  SetVaultPassword(*v, kR, "feedface");
+  EXPECT_EQ(v->dump().find("feedface"), std::string::npos);
+  EXPECT_TRUE(HasVaultKeys(*v));
+  const Json profile = ProfileWith("v", *v);
+  auto access = ReadVault(profile, "v", kR);
+  ASSERT_TRUE(Succeeds(access));
+  EXPECT_EQ(access->password, "feedface");
+  EXPECT_EQ(access->location, "rest:https://b1:0123abcd@backup.example.com:8060/storage/b1/");
+  EXPECT_EQ(access->description, "offsite");
+  EXPECT_FALSE(access->initialized);
+
+  EXPECT_TRUE(FailsWith(ReadVault(profile, "v", kOtherR), ErrorCode::kUnauthenticated));
+  EXPECT_TRUE(FailsWith(ReadVault(profile, "w", kR), ErrorCode::kNotFound));
+}
+
+TEST(ProfileTest, AWrappedKeyCannotMoveToAnotherSlot) {
+  auto v = VaultForLocation("rest:http://b1:k1@h/storage/b1/", "x", kR, 0);
+  ASSERT_TRUE(Succeeds(v));
+  SetVaultPassword(*v, kR, "pw");
+  // The bucket key's wrap names its bucket; pointing the entry at another bucket breaks it.
+  (*v)["CometBucket"] = "b2";
+  EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", *v), "v", kR), ErrorCode::kUnauthenticated));
+  // The vault password cannot pass for a bucket key either.
+  (*v)["CometBucket"] = "b1";
+  (*v)["EncryptedBucketKey"] = (*v)["EncryptedEncryptionKey"];
+  EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", *v), "v", kR), ErrorCode::kUnauthenticated));
+}
+
+TEST(ProfileTest, ClonedEncryptionFieldsOpenUnderAnotherVaultId) {
+  // The manual's cloning procedure copies the three encryption fields to another entry.
+  auto a = VaultForLocation("/srv/a", "a", kR, 0);
+  ASSERT_TRUE(Succeeds(a));
+  SetVaultPassword(*a, kR, "secret-e");
+  (*a)["RepoInitTimestamp"] = 1700000000;
+  auto b = VaultForLocation("/srv/b", "b", kR, 0);
+  ASSERT_TRUE(Succeeds(b));
+  for (const char* f :
+       {"EncryptionKeyEncryptionMethod", "EncryptedEncryptionKey", "RepoInitTimestamp"}) {
+    (*b)[f] = (*a)[f];
+  }
+  auto access = ReadVault(ProfileWith("other-id", *b), "other-id", kR);
+  ASSERT_TRUE(Succeeds(access));
+  EXPECT_EQ(access->password, "secret-e");
+  EXPECT_EQ(access->location, "/srv/b");
+  EXPECT_TRUE(access->initialized);
+}
+
+TEST(ProfileTest, APlainBucketKeyFromTheAdminIsUsedAsItIs) {
+  Json v = {{"Description", "seeded"},
+            {"DestinationType", kVaultHalleyBucket},
+            {"CometServer", "http://127.0.0.1:8060"},
+            {"CometBucket", "b9"},
+            {"CometBucketKey", "k/+y"},
+            {"EncryptionKeyEncryptionMethod", 0}};
+  EXPECT_FALSE(HasVaultKeys(v));
+  SetVaultPassword(v, kR, "pw");
+  auto access = ReadVault(ProfileWith("v", v), "v", kR);
+  ASSERT_TRUE(Succeeds(access));
+  EXPECT_EQ(access->location, "rest:http://b9:k%2F%2By@127.0.0.1:8060/storage/b9/");
+}
+
+TEST(ProfileTest, RejectsLocationsItCannotRecord) {
+  for (const char* bad : {"", "s3:host/bucket", "rest:http://h/storage/b1/",
+                          "rest:http://b1:k@h/other/b1/", "rest:http://b1:k@h/storage/b2/",
+                          "rest:http://b1:@h/storage/b1/", "rest:http://b 1:k@h/storage/b 1/"}) {
+    EXPECT_TRUE(FailsWith(VaultForLocation(bad, "x", kR, 0), ErrorCode::kInvalidArgument)) << bad;
+  }
+  auto local = VaultForLocation("local:/srv/vault", "x", kR, 0);
+  ASSERT_TRUE(Succeeds(local));
+  EXPECT_EQ((*local)["DestinationType"], kVaultLocalPath);
+  EXPECT_EQ((*local)["LocalcopyPath"], "/srv/vault");
+  Json other = {{"DestinationType", 1000},
+                {"EncryptionKeyEncryptionMethod", 1},
+                {"EncryptedEncryptionKey", ""}};
+  EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", other), "v", kR), ErrorCode::kCorruption));
+  SetVaultPassword(other, kR, "pw");
+  EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", other), "v", kR), ErrorCode::kNotSupported));
+}
+
+TEST(ProfileTest, FileItemsRoundTripThroughEngineProps) {
+  FileItem item;
+  item.description = "home";
+  for (int i = 0; i < 12; ++i) item.paths.push_back("/data/" + std::to_string(i));
+  item.excludes = {"*.tmp", "cache"};
+  item.rescan_unchanged = true;
+  Json p = {{"Sources", {{"s1", NewFileItem(item, "dev-1", 1700000000)}}}};
+  EXPECT_EQ(p["Sources"]["s1"]["Engine"], "engine1/file");
+  EXPECT_EQ(p["Sources"]["s1"]["OwnerDevice"], "dev-1");
+  auto back = ReadFileItem(p, "s1");
+  ASSERT_TRUE(Succeeds(back));
+  EXPECT_EQ(back->id, "s1");
+  EXPECT_EQ(back->description, "home");
+  EXPECT_EQ(back->paths, item.paths);  // in order, also past 10
+  EXPECT_EQ(back->excludes, item.excludes);
+  EXPECT_TRUE(back->rescan_unchanged);
+
+  p["Sources"]["s2"] = {{"Engine", "engine1/mysql"}, {"Description", "db"}};
+  EXPECT_TRUE(FailsWith(ReadFileItem(p, "s2"), ErrorCode::kNotSupported));
+  p["Sources"]["s3"] = {{"Engine", "engine1/file"}, {"EngineProps", Json::object()}};
+  EXPECT_TRUE(FailsWith(ReadFileItem(p, "s3"), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(ReadFileItem(p, "s4"), ErrorCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace halley::client
