@@ -282,25 +282,34 @@ Result<void> Cli::PrepareManagedVault(storage::BlobStore& store, bool exists) co
 
 Result<std::string> Cli::Password(const std::string& prompt) const {
   // Flags first, then the environment: command, file, the password itself; else a prompt.
-  auto from_file = [](const std::string& path) -> Result<std::string> {
-    std::ifstream in(path);
-    if (!in) return Fail(ErrorCode::kInvalidArgument, "cannot read password file " + path);
-    std::string line;
-    std::getline(in, line);
-    StripNewline(line);
-    return line;
-  };
   if (password_override) return *password_override;
   HALLEY_ASSIGN_OR_RETURN(const client::VaultAccess* managed, ManagedVault());
   if (managed) return managed->password;
   if (!global.password_command.empty()) return RunPasswordCommand(global.password_command);
-  if (!global.password_file.empty()) return from_file(global.password_file);
+  if (!global.password_file.empty()) return ReadPasswordFile(global.password_file);
   if (std::string c = Env("BACKUP_TOOL_PASSWORD_COMMAND"); !c.empty()) {
     return RunPasswordCommand(c);
   }
-  if (std::string f = Env("BACKUP_TOOL_PASSWORD_FILE"); !f.empty()) return from_file(f);
+  if (std::string f = Env("BACKUP_TOOL_PASSWORD_FILE"); !f.empty()) return ReadPasswordFile(f);
   if (const char* p = std::getenv("BACKUP_TOOL_PASSWORD")) return std::string(p);
   return PromptTty(prompt);
+}
+
+Result<std::string> ReadPasswordFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Fail(ErrorCode::kInvalidArgument, "cannot read password file " + path);
+  std::string line;
+  std::getline(in, line);
+  StripNewline(line);
+  return line;
+}
+
+Result<std::string> AskNewPassword(const std::string& what) {
+  HALLEY_ASSIGN_OR_RETURN(std::string a, PromptTty("enter " + what + ": "));
+  HALLEY_ASSIGN_OR_RETURN(std::string b, PromptTty("enter " + what + " again: "));
+  if (a != b) return Fail(ErrorCode::kInvalidArgument, "passwords do not match");
+  if (a.empty()) return Fail(ErrorCode::kInvalidArgument, "an empty password is not allowed");
+  return a;
 }
 
 Result<std::string> Cli::NewPassword() const {
@@ -310,11 +319,7 @@ Result<std::string> Cli::NewPassword() const {
       std::getenv("BACKUP_TOOL_PASSWORD")) {
     return Password();
   }
-  HALLEY_ASSIGN_OR_RETURN(std::string a, PromptTty("enter password for new vault key: "));
-  HALLEY_ASSIGN_OR_RETURN(std::string b, PromptTty("enter password again: "));
-  if (a != b) return Fail(ErrorCode::kInvalidArgument, "passwords do not match");
-  if (a.empty()) return Fail(ErrorCode::kInvalidArgument, "an empty password is not allowed");
-  return a;
+  return AskNewPassword("password for new vault key");
 }
 
 void Cli::Print(const std::string& text) const {

@@ -124,6 +124,11 @@ class Cli {
 
 int ExitCodeFor(const Error& e);
 
+// The first line of a password file (without its newline).
+Result<std::string> ReadPasswordFile(const std::string& path);
+// A new password typed twice on the terminal ("enter <what>: ").
+Result<std::string> AskNewPassword(const std::string& what);
+
 // Adds -H/--host, --tag and --path, which select the snapshots a command considers (with
 // `for_latest`, the ones "latest" may resolve to).
 void AddSnapshotFilterFlags(CLI::App* cmd, engine::SnapshotFilter& filter, bool for_latest);

@@ -65,10 +65,11 @@ int RunList(Cli& cli) {
     if (!s.is_object()) continue;
     OrderedJson j;
     j["id"] = id;
-    j["name"] = s.value("Description", "");
-    j["engine"] = s.value("Engine", "");
-    j["owner_device"] = s.value("OwnerDevice", "");
-    text += id + "  " + s.value("Description", "") + " [" + s.value("Engine", "") + "]\n";
+    j["name"] = client::StringField(s, "Description");
+    j["engine"] = client::StringField(s, "Engine");
+    j["owner_device"] = client::StringField(s, "OwnerDevice");
+    text += id + "  " + client::StringField(s, "Description") + " [" +
+            client::StringField(s, "Engine") + "]\n";
     if (auto file = client::ReadFileItem(p->profile, id)) {
       j["paths"] = file->paths;
       j["excludes"] = file->excludes;

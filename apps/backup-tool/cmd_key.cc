@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
-#include <fstream>
 
 #include "base/host.h"
 #include "commands.h"
@@ -104,12 +103,7 @@ int RunList(Cli& cli) {
 Result<std::string> NewKeyPassword(const Cli& cli, const KeyFlags& f) {
   std::string pw;
   if (!f.new_password_file.empty()) {
-    std::ifstream in(f.new_password_file);
-    if (!in) {
-      return Fail(ErrorCode::kInvalidArgument, "cannot read password file " + f.new_password_file);
-    }
-    std::getline(in, pw);
-    while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+    HALLEY_ASSIGN_OR_RETURN(pw, ReadPasswordFile(f.new_password_file));
   } else {
     HALLEY_ASSIGN_OR_RETURN(pw, cli.NewPassword());
   }

@@ -133,6 +133,39 @@ int RunLoginStatus(Cli& cli) {
   return kExitOk;
 }
 
+int RunLoginPasswd(Cli& cli, const std::string& new_password_file) {
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  const client::LoginState& s = (*account)->State();
+  auto current = cli.Password("current password for " + s.username + ": ");
+  if (!current) return cli.Fatal(current.error());
+  const bool matches = s.PasswordMatches(*current);
+  SecureZero(current->data(), current->size());
+  if (!matches) {
+    return cli.Fatal(Error(ErrorCode::kUnauthenticated, "wrong password for " + s.username));
+  }
+  auto next = new_password_file.empty() ? AskNewPassword("new password for " + s.username)
+                                        : ReadPasswordFile(new_password_file);
+  if (!next) return cli.Fatal(next.error());
+  if (next->empty()) {
+    return cli.Fatal(Error(ErrorCode::kInvalidArgument, "an empty password is not allowed"));
+  }
+  auto state = (*account)->ChangePassword(*next);
+  SecureZero(next->data(), next->size());
+  if (!state) return cli.Fatal(state.error());
+  if (auto saved = client::SaveLogin(client::ConfigDir(), *state); !saved) {
+    return cli.Fatal(Error(saved.error().Code(),
+                           "the password is changed on the server, but this device's login "
+                           "could not be saved (" +
+                               saved.error().Message() +
+                               "): run `backup-tool login prompt` with the new password"));
+  }
+  cli.Print(
+      "Password changed. Every vault key in the profile is re-wrapped for it; other "
+      "devices of this account must log in again with the new password.\n");
+  return kExitOk;
+}
+
 int RunLoginDisconnect(Cli& cli) {
   auto removed = client::RemoveLogin(client::ConfigDir());
   if (!removed) return cli.Fatal(removed.error());
@@ -156,6 +189,13 @@ void AddLogin(CLI::App& app, Cli& cli) {
                    "ask for the password before showing vault contents (restore, ls, ...); "
                    "scheduled jobs still run");
   prompt->callback([&cli, f] { cli.exit_code = RunLoginPrompt(cli, *f); });
+  auto new_password_file = std::make_shared<std::string>();
+  auto* passwd = login->add_subcommand(
+      "passwd", "change the account's password (asks for the current one first)");
+  passwd->add_option("--new-password-file", *new_password_file,
+                     "read the new password from a file instead of asking twice");
+  passwd->callback(
+      [&cli, new_password_file] { cli.exit_code = RunLoginPasswd(cli, *new_password_file); });
   login->add_subcommand("status", "display the login status")->callback([&cli] {
     cli.exit_code = RunLoginStatus(cli);
   });

@@ -113,12 +113,13 @@ int RunList(Cli& cli) {
   std::string text = "ID                                    Type           Created  Name\n";
   for (const auto& [id, v] : vaults.items()) {
     if (!v.is_object()) continue;
-    const int64_t type = v.value("DestinationType", int64_t{0});
-    const bool created = v.value("RepoInitTimestamp", int64_t{0}) != 0;
-    const std::string name = v.value("Description", "");
-    std::string where = type == client::kVaultLocalPath ? v.value("LocalcopyPath", "")
+    const int64_t type = client::IntField(v, "DestinationType");
+    const bool created = client::IntField(v, "RepoInitTimestamp") != 0;
+    const std::string name = client::StringField(v, "Description");
+    std::string where = type == client::kVaultLocalPath ? client::StringField(v, "LocalcopyPath")
                         : type == client::kVaultHalleyBucket
-                            ? v.value("CometServer", "") + " bucket " + v.value("CometBucket", "")
+                            ? client::StringField(v, "CometServer") + " bucket " +
+                                  client::StringField(v, "CometBucket")
                             : "";
     OrderedJson j;
     j["id"] = id;

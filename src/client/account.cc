@@ -7,6 +7,7 @@
 
 #include "base/encoding.h"
 #include "crypto/bcrypt.h"
+#include "crypto/login.h"
 #include "crypto/random.h"
 
 namespace halley::client {
@@ -58,6 +59,29 @@ Result<Json> Account::UpdateProfile(const std::function<Result<void>(Json&)>& ch
     if (saved) return std::move(p.profile);
     if (saved.error().Code() != ErrorCode::kLocked || attempt == kProfileUpdateAttempts) {
       return Fail(saved.error());
+    }
+  }
+}
+
+Result<LoginState> Account::ChangePassword(std::string_view new_password) const {
+  const crypto::LoginKeys keys = crypto::DeriveLoginKeys(state_.username, new_password);
+  LoginState next = state_;
+  next.l = keys.l;
+  next.r = keys.r;
+  for (int attempt = 1;; ++attempt) {
+    HALLEY_ASSIGN_OR_RETURN(Profile p, GetProfile());
+    HALLEY_RETURN_IF_ERROR(RewrapSecrets(p.profile, R(state_), R(next)));
+    Form form = {{"NewPassword", crypto::EncodeLoginSecret(next.l)},
+                 {"ProfileData", Dump(p.profile)},
+                 {"RequireHash", p.hash}};
+    // An account with a recovery code (the admin may reset its password) keeps one.
+    if (!StringField(p.profile, "PasswordRecovery").empty()) {
+      form.emplace_back("NewRecoveryCode", HexEncode(R(next)));
+    }
+    auto changed = Call("user/web/account/change-password", form);
+    if (changed) return next;
+    if (changed.error().Code() != ErrorCode::kLocked || attempt == kProfileUpdateAttempts) {
+      return Fail(changed.error());
     }
   }
 }
@@ -126,10 +150,10 @@ Result<VaultAccess> Account::OpenVault(std::string_view name) const {
       Json& v = fresh["Destinations"][id];
       if (!v.is_object()) return Fail(ErrorCode::kNotFound, "the Storage Vault vanished");
       if (HasVaultKeys(v)) return {};  // another device was first
-      if (v.value("DestinationType", int64_t{0}) == kVaultHalleyBucket &&
-          v.value("CometBucketKey", "").empty()) {
+      if (IntField(v, "DestinationType") == kVaultHalleyBucket &&
+          StringField(v, "CometBucketKey").empty()) {
         return Fail(ErrorCode::kInvalidArgument,
-                    "the Storage Vault \"" + v.value("Description", "") +
+                    "the Storage Vault \"" + StringField(v, "Description") +
                         "\" names no bucket key: ask the administrator to set CometBucketKey");
       }
       SetVaultPassword(v, R(state_), password);
@@ -146,7 +170,7 @@ Result<void> Account::MarkVaultInitialized(const std::string& id) const {
   return UpdateProfile([&](Json& profile) -> Result<void> {
            Json& v = profile["Destinations"][id];
            if (!v.is_object()) return Fail(ErrorCode::kNotFound, "the Storage Vault vanished");
-           if (v.value("RepoInitTimestamp", int64_t{0}) == 0) v["RepoInitTimestamp"] = UnixNow();
+           if (IntField(v, "RepoInitTimestamp") == 0) v["RepoInitTimestamp"] = UnixNow();
            return {};
          })
       .map([](const Json&) {});

@@ -40,6 +40,11 @@ class Account {
   // `change` is returned and nothing is saved. Returns the saved profile.
   Result<Json> UpdateProfile(const std::function<Result<void>(Json&)>& change) const;
 
+  // Changes the account's password: derives the new L and R, re-wraps every key in the
+  // profile under the new R and stores hash and profile in one call (retried on a concurrent
+  // profile change). Returns the login state to save; this Account keeps the old one.
+  Result<LoginState> ChangePassword(std::string_view new_password) const;
+
   // Adds or refreshes this device in the profile (register-device).
   Result<void> RegisterDevice(const std::string& friendly_name,
                               const std::string& client_version) const;

@@ -13,7 +13,7 @@ namespace {
 constexpr char kVaultPasswordPurpose[] = "vault-password";
 
 std::string BucketKeyPurpose(const Json& vault) {
-  return "bucket-key/" + vault.value("CometBucket", "");
+  return "bucket-key/" + StringField(vault, "CometBucket");
 }
 
 Result<std::string> Unwrap(const Json& vault, const char* field, ByteView r,
@@ -31,16 +31,6 @@ Result<std::string> Unwrap(const Json& vault, const char* field, ByteView r,
   return std::string(secret->begin(), secret->end());
 }
 
-int64_t Int(const Json& j, const char* field) {
-  auto it = j.find(field);
-  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
-}
-
-std::string Str(const Json& j, const char* field) {
-  auto it = j.find(field);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 bool ValidBucketId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (unsigned char c : id) {
@@ -51,6 +41,18 @@ bool ValidBucketId(std::string_view id) {
 
 }  // namespace
 
+std::string StringField(const Json& j, const char* field) {
+  if (!j.is_object()) return "";
+  auto it = j.find(field);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int64_t IntField(const Json& j, const char* field) {
+  if (!j.is_object()) return 0;
+  auto it = j.find(field);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
 Result<std::string> FindEntry(const Json& profile, std::string_view section,
                               std::string_view name) {
   const std::string what = section == "Sources" ? "Protected Item" : "Storage Vault";
@@ -60,7 +62,7 @@ Result<std::string> FindEntry(const Json& profile, std::string_view section,
   if (entries.contains(name)) return std::string(name);
   std::vector<std::string> matches, names;
   for (const auto& [id, e] : entries.items()) {
-    const std::string description = e.is_object() ? Str(e, "Description") : "";
+    const std::string description = e.is_object() ? StringField(e, "Description") : "";
     names.push_back("\"" + description + "\" (" + id + ")");
     if (description == name) matches.push_back(id);
   }
@@ -77,9 +79,11 @@ Result<std::string> FindEntry(const Json& profile, std::string_view section,
 }
 
 bool HasVaultKeys(const Json& vault) {
-  if (Int(vault, "EncryptionKeyEncryptionMethod") == kEncryptionMethodUnconfigured) return false;
-  if (Int(vault, "DestinationType") != kVaultHalleyBucket) return true;
-  return !Str(vault, "CometBucketKey").empty() || !Str(vault, "EncryptedBucketKey").empty();
+  if (IntField(vault, "EncryptionKeyEncryptionMethod") == kEncryptionMethodUnconfigured)
+    return false;
+  if (IntField(vault, "DestinationType") != kVaultHalleyBucket) return true;
+  return !StringField(vault, "CometBucketKey").empty() ||
+         !StringField(vault, "EncryptedBucketKey").empty();
 }
 
 Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteView r) {
@@ -90,13 +94,13 @@ Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteVi
   const Json& v = vaults[id];
   VaultAccess out;
   out.id = id;
-  out.description = Str(v, "Description");
-  out.initialized = Int(v, "RepoInitTimestamp") != 0;
+  out.description = StringField(v, "Description");
+  out.initialized = IntField(v, "RepoInitTimestamp") != 0;
   if (!HasVaultKeys(v)) {
     return Fail(ErrorCode::kInvalidArgument,
                 "the Storage Vault \"" + out.description + "\" has no keys yet");
   }
-  const int64_t method = Int(v, "EncryptionKeyEncryptionMethod");
+  const int64_t method = IntField(v, "EncryptionKeyEncryptionMethod");
   if (method != kEncryptionMethodWrapV1) {
     return Fail(ErrorCode::kNotSupported, "the Storage Vault \"" + out.description +
                                               "\" uses key encryption method " +
@@ -104,9 +108,9 @@ Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteVi
   }
   HALLEY_ASSIGN_OR_RETURN(out.password,
                           Unwrap(v, "EncryptedEncryptionKey", r, kVaultPasswordPurpose));
-  switch (Int(v, "DestinationType")) {
+  switch (IntField(v, "DestinationType")) {
     case kVaultLocalPath: {
-      out.location = Str(v, "LocalcopyPath");
+      out.location = StringField(v, "LocalcopyPath");
       if (out.location.empty()) {
         return Fail(ErrorCode::kInvalidArgument,
                     "the Storage Vault \"" + out.description + "\" has no LocalcopyPath");
@@ -114,14 +118,14 @@ Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteVi
       return out;
     }
     case kVaultHalleyBucket: {
-      const std::string bucket = Str(v, "CometBucket");
-      std::string server = Str(v, "CometServer");
+      const std::string bucket = StringField(v, "CometBucket");
+      std::string server = StringField(v, "CometServer");
       const size_t scheme_end = server.find("://");
       if (!ValidBucketId(bucket) || scheme_end == std::string::npos) {
         return Fail(ErrorCode::kInvalidArgument, "the Storage Vault \"" + out.description +
                                                      "\" has no valid CometServer and CometBucket");
       }
-      std::string key = Str(v, "CometBucketKey");
+      std::string key = StringField(v, "CometBucketKey");
       if (key.empty()) {
         HALLEY_ASSIGN_OR_RETURN(key, Unwrap(v, "EncryptedBucketKey", r, BucketKeyPurpose(v)));
       }
@@ -144,7 +148,7 @@ Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteVi
     default:
       return Fail(ErrorCode::kNotSupported,
                   "the Storage Vault \"" + out.description + "\" has type " +
-                      std::to_string(Int(v, "DestinationType")) +
+                      std::to_string(IntField(v, "DestinationType")) +
                       "; this client opens Local Path (1002) and Halley bucket (1003) vaults");
   }
 }
@@ -161,6 +165,26 @@ void SetBucketKey(Json& vault, ByteView r, std::string_view key) {
   vault["CometBucketKey"] = "";
   vault["EncryptedBucketKey"] =
       Base64Encode(crypto::WrapSecret(r, BucketKeyPurpose(vault), AsBytes(key)));
+}
+
+Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r) {
+  if (!profile.contains("Destinations") || !profile["Destinations"].is_object()) return {};
+  for (auto& [id, v] : profile["Destinations"].items()) {
+    if (!v.is_object()) continue;
+    if (IntField(v, "EncryptionKeyEncryptionMethod") == kEncryptionMethodWrapV1) {
+      HALLEY_ASSIGN_OR_RETURN(std::string pw,
+                              Unwrap(v, "EncryptedEncryptionKey", old_r, kVaultPasswordPurpose));
+      SetVaultPassword(v, new_r, pw);
+      SecureZero(pw.data(), pw.size());
+    }
+    if (!StringField(v, "EncryptedBucketKey").empty()) {
+      HALLEY_ASSIGN_OR_RETURN(std::string key,
+                              Unwrap(v, "EncryptedBucketKey", old_r, BucketKeyPurpose(v)));
+      SetBucketKey(v, new_r, key);
+      SecureZero(key.data(), key.size());
+    }
+  }
+  return {};
 }
 
 Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
@@ -218,10 +242,10 @@ Result<FileItem> ReadFileItem(const Json& profile, const std::string& id) {
   const Json& s = items[id];
   FileItem out;
   out.id = id;
-  out.description = Str(s, "Description");
-  if (Str(s, "Engine") != kEngineFile) {
+  out.description = StringField(s, "Description");
+  if (StringField(s, "Engine") != kEngineFile) {
     return Fail(ErrorCode::kNotSupported, "the Protected Item \"" + out.description +
-                                              "\" uses the engine \"" + Str(s, "Engine") +
+                                              "\" uses the engine \"" + StringField(s, "Engine") +
                                               "\"; this client backs up " + kEngineFile);
   }
   // Keys sort as strings; INCLUDE2 before INCLUDE10 matters only for display.

@@ -33,6 +33,11 @@ inline constexpr int64_t kEncryptionMethodUnconfigured = 0;
 inline constexpr int64_t kEncryptionMethodWrapV1 = 1;
 inline constexpr char kEngineFile[] = "engine1/file";
 
+// A profile is data from the network: these read a field as "" / 0 when it is missing or of
+// another type (nlohmann's value() would throw).
+std::string StringField(const Json& j, const char* field);
+int64_t IntField(const Json& j, const char* field);
+
 // The ID of the entry of profile[section] ("Destinations", "Sources") called `name`: the entry
 // with that ID, else the one entry with that Description. kNotFound (naming the entries there
 // are), kInvalidArgument if several entries share the Description.
@@ -62,6 +67,11 @@ std::string NewVaultPassword();
 void SetVaultPassword(Json& vault, ByteView r, std::string_view password);
 // Stores a bucket key wrapped by `r`; CometBucketKey is cleared. REQUIRES: CometBucket is set.
 void SetBucketKey(Json& vault, ByteView r, std::string_view key);
+
+// For a password change: re-wraps every vault password and bucket key in `profile` from
+// `old_r` to `new_r`. kUnauthenticated if one does not open with `old_r` (then `profile` is
+// partly changed and must be discarded): saving it would lose that vault's keys.
+Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r);
 
 // A vault entry for `location`: a local path (type 1002), or a halleyd bucket URL
 // rest:http[s]://ID:KEY@host[:port][/prefix]/storage/ID/ (type 1003; its key wrapped by `r`).

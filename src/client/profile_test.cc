@@ -129,6 +129,36 @@ TEST(ProfileTest, RejectsLocationsItCannotRecord) {
   EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", other), "v", kR), ErrorCode::kNotSupported));
 }
 
+TEST(ProfileTest, APasswordChangeRewrapsEverySecret) {
+  auto bucket = VaultForLocation("rest:http://b1:key1@h/storage/b1/", "remote", kR, 0);
+  auto local = VaultForLocation("/srv/v", "local", kR, 0);
+  ASSERT_TRUE(Succeeds(bucket));
+  ASSERT_TRUE(Succeeds(local));
+  SetVaultPassword(*bucket, kR, "pw-remote");
+  SetVaultPassword(*local, kR, "pw-local");
+  Json p = {{"Destinations", {{"a", *bucket}, {"b", *local}, {"c", {{"Description", "bare"}}}}}};
+  ASSERT_TRUE(Succeeds(RewrapSecrets(p, kR, kOtherR)));
+  EXPECT_TRUE(FailsWith(ReadVault(p, "a", kR), ErrorCode::kUnauthenticated));
+  auto a = ReadVault(p, "a", kOtherR);
+  auto b = ReadVault(p, "b", kOtherR);
+  ASSERT_TRUE(Succeeds(a));
+  ASSERT_TRUE(Succeeds(b));
+  EXPECT_EQ(a->password, "pw-remote");
+  EXPECT_EQ(a->location, "rest:http://b1:key1@h/storage/b1/");
+  EXPECT_EQ(b->password, "pw-local");
+  // A secret the old key does not open stops the change: saving would lose it.
+  EXPECT_TRUE(FailsWith(RewrapSecrets(p, kR, kOtherR), ErrorCode::kUnauthenticated));
+}
+
+TEST(ProfileTest, FieldsOfTheWrongTypeReadAsEmpty) {
+  const Json j = {{"s", 5}, {"i", "7"}, {"ok", "x"}, {"n", 9}};
+  EXPECT_EQ(StringField(j, "s"), "");
+  EXPECT_EQ(IntField(j, "i"), 0);
+  EXPECT_EQ(StringField(j, "ok"), "x");
+  EXPECT_EQ(IntField(j, "n"), 9);
+  EXPECT_EQ(StringField(Json::array(), "s"), "");
+}
+
 TEST(ProfileTest, FileItemsRoundTripThroughEngineProps) {
   FileItem item;
   item.description = "home";

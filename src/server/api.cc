@@ -283,6 +283,7 @@ constexpr Endpoint kEndpoints[] = {
     {"user/web/get-user-profile-and-hash", Auth::kUser, Role::kAuthentication,
      UserGetProfileAndHash},
     {"user/web/set-user-profile-hash", Auth::kUser, Role::kAuthentication, UserSetProfileHash},
+    {"user/web/account/change-password", Auth::kUser, Role::kAuthentication, UserChangePassword},
     {"user/web/register-device", Auth::kUser, Role::kAuthentication, UserRegisterDevice},
     {"user/web/request-storage-vault", Auth::kUser, Role::kAuthentication, UserRequestStorageVault},
     {"user/web/get-jobs", Auth::kUser, Role::kAuthentication, UserGetJobs},

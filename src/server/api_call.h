@@ -97,6 +97,7 @@ Response RequestStorageVaultProviders(Call& c);
 Response UserSessionStart(Call& c);
 Response UserGetProfileAndHash(Call& c);
 Response UserSetProfileHash(Call& c);
+Response UserChangePassword(Call& c);
 Response UserRegisterDevice(Call& c);
 Response UserRequestStorageVault(Call& c);
 // Verifies the user's login (an L secret or a typed password) against their profile.

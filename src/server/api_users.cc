@@ -403,6 +403,55 @@ Response UserGetProfileAndHash(Call& c) {
 
 Response UserSetProfileHash(Call& c) { return WriteProfile(c, c.user, false, true); }
 
+// The device changes the password: it derived the new L and R, re-wrapped every key in the
+// profile under the new R, and sends both here to be stored in one transaction, so that no
+// reader ever sees keys wrapped for one password beside the hash of another. The password
+// itself never arrives (zero knowledge), hence only the "zkr1:" form is accepted.
+Response UserChangePassword(Call& c) {
+  auto secret = c.Need("NewPassword");
+  if (!secret) return ErrorReply(secret.error());
+  auto l = crypto::DecodeLoginSecret(*secret);
+  if (!l) {
+    return Response::Message(400,
+                             "NewPassword must be the new password's login secret (\"zkr1:\" and "
+                             "48 hex digits): the device re-wraps the profile's keys, so the "
+                             "password itself is never sent");
+  }
+  auto incoming = c.JsonParam("ProfileData");
+  if (!incoming) return ErrorReply(incoming.error());
+  if (auto v = ValidateProfile(*incoming); !v) return ErrorReply(v.error());
+  auto require = c.Need("RequireHash");
+  if (!require) return ErrorReply(require.error());
+  auto stored = c.app.Users().Get(c.user);
+  if (!stored) return ErrorReply(stored.error());
+  Json next = Preserve(Preserve(std::move(*incoming), stored->profile, {}, kPasswordFields),
+                       stored->profile, {}, kAdminOnlyFields);
+  // An account that opted into admin resets keeps a recovery code: the new R replaces it.
+  if (!stored->profile.value("PasswordRecovery", "").empty()) {
+    const std::string recovery = c.GetOr("NewRecoveryCode");
+    auto r = HexDecode(recovery);
+    if (!r || r->size() != 24) {
+      return Response::Message(400,
+                               "This account keeps a recovery code: send the new one "
+                               "(NewRecoveryCode, 48 hex digits)");
+    }
+    next["PasswordRecovery"] = recovery;
+  }
+  auto hash = crypto::BcryptSha512(ByteView(l->data(), l->size()));
+  if (!hash) return ErrorReply(hash.error());
+  next["PasswordFormat"] = kPasswordFormatBcryptSha512;
+  next["PasswordHash"] = *hash;
+  next["RequirePasswordChange"] = false;
+  auto saved = c.app.Users().Set(c.user, next, *require);
+  if (!saved) return ErrorReply(saved.error());
+  // Sessions opened with the old password end with it.
+  if (auto ended = c.app.Sessions().EndAll(c.user, "user"); !ended) {
+    return ErrorReply(ended.error());
+  }
+  LogLine(LogLevel::kInfo, "password_changed", {{"user", c.user}});
+  return Response::Json(Dump({{"Status", 200}, {"Message", "OK"}, {"ProfileHash", *saved}}));
+}
+
 Response UserRegisterDevice(Call& c) {
   auto device = c.Need("DeviceID");
   if (!device) return ErrorReply(device.error());

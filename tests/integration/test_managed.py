@@ -303,6 +303,55 @@ class Managed(HalleydTestCase):
         r = m.bt("--vault", "new", "snapshots", expect=12)
         self.assertIn("another account", r.stderr)
 
+    def test_password_change_rewraps_the_keys(self):
+        new_password = "alice's new password 8"
+        new_file = self.wd.sub("new-password")
+        harness.write_file(new_file, new_password.encode() + b"\n")
+        d = Device(self.wd.path, "laptop")
+        d.login(self.server)
+        other = Device(self.wd.path, "desktop")
+        other.login(self.server)
+        d.bt("vault", "request", "--name", "v", expect=0)
+        src = self.wd.mkdir("small")
+        harness.write_file(os.path.join(src, b"a"), b"a\n")
+        d.bt("--vault", "v", "backup", src, expect=0)
+        key_before = d.bt("vault", "key", "v", expect=0).stdout
+
+        r = d.bt("login", "passwd", "--new-password-file", new_file, password="wrong", expect=12)
+        r = d.bt("login", "passwd", "--new-password-file", new_file, password=USER_PASSWORD,
+                 expect=0)
+        # The vault keeps its key; it is now wrapped for the new password only.
+        self.assertEqual(d.bt("vault", "key", "v", expect=0).stdout, key_before)
+        d.bt("--vault", "v", "backup", src, expect=0)
+        self.assertEqual(d.status(), UNLOCKED)
+        # The other device's stored credentials no longer work until it logs in again.
+        self.assertEqual(other.status(), UNREGISTERED)
+        other.login(self.server, expect=13)
+        other.login(self.server, password=new_password)
+        self.assertEqual(other.bt("vault", "key", "v", expect=0).stdout, key_before)
+        with open(os.path.join(d.config, "login.json"), "rb") as f:
+            self.assertNotIn(new_password.encode(), f.read())
+        self.assertEqual(self.server_files_contain(new_password.encode()), [])
+
+        # The server takes only the login secret, never a password.
+        status, reply = self.server.api("user/web/account/change-password",
+                                        auth=(USER, new_password), NewPassword="typed",
+                                        ProfileData={}, RequireHash="x")
+        self.assertEqual(status, 400, reply)
+        self.assertIn("zkr1:", reply["Message"])
+
+    def test_password_change_keeps_an_accounts_recovery_code_current(self):
+        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
+                       StoreRecoveryCode="1")
+        d = Device(self.wd.path, "laptop")
+        d.bt("login", "prompt", "--server", f"http://{self.server.address}", "--username",
+             "carol", password="carol 1", expect=0)
+        new_file = self.wd.sub("new-password")
+        harness.write_file(new_file, b"carol 2\n")
+        d.bt("login", "passwd", "--new-password-file", new_file, password="carol 1", expect=0)
+        profile = self.admin_api("admin/get-user-profile", TargetUser="carol")
+        self.assertEqual(profile["PasswordRecovery"], d.login_file()["WrapKey"])
+
     def test_login_over_tls_keeps_the_ca(self):
         self.server.stop()
         self.server, cert = self.start_tls()
