@@ -126,6 +126,7 @@ int RunList(Cli& cli) {
     j["name"] = name;
     j["type"] = type;
     j["location"] = where;
+    if (type == client::kVaultHalleyBucket) j["bucket"] = client::StringField(v, "CometBucket");
     j["created"] = created;
     out.push_back(j);
     char line[512];

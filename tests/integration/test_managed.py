@@ -17,7 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from server import HalleydTestCase, setup_admin  # noqa: E402
+from server import HalleydTestCase, config as server_config, setup_admin  # noqa: E402
 
 USER, USER_PASSWORD = "alice", "alice's password 7"
 LOGGED_OUT = "Logged out (0)"
@@ -302,6 +302,24 @@ class Managed(HalleydTestCase):
                  "--username", "mallory", password="m", expect=0)
         r = m.bt("--vault", "new", "snapshots", expect=12)
         self.assertIn("another account", r.stderr)
+
+    def test_a_full_vault_ends_the_job_with_7003(self):
+        self.server.stop()
+        cfg = server_config()
+        cfg["AuthenticationRole"]["RemoteStorage"][0].update(StorageLimitEnabled=True,
+                                                             StorageLimitBytes=300_000)
+        self.server = self.start(config=cfg)
+        self.admin = setup_admin(self.server)  # a new halleyd.cfg: admins live there
+        d = Device(self.wd.path, "laptop")
+        d.login(self.server)
+        d.bt("vault", "request", "--name", "small", expect=0)
+        src = self.wd.mkdir("big")
+        harness.write_file(os.path.join(src, b"random"),
+                           harness.pseudo_random_bytes(self.rng, 2 << 20))
+        r = d.bt("--vault", "small", "backup", src, expect=1)
+        jobs = self.jobs()
+        self.assertEqual([j["Status"] for j in jobs], [7003], r.describe())
+        self.assertTrue(any(e["Severity"] == "E" for e in self.job_log(jobs[0])))
 
     def test_password_change_rewraps_the_keys(self):
         new_password = "alice's new password 8"
