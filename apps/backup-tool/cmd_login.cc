@@ -74,6 +74,13 @@ int RunLoginPrompt(Cli& cli, const LoginFlags& f) {
                                       ? kExitServerAuth
                                       : kExitFailure);
   }
+  auto recovered = account.FinishPasswordReset();
+  if (!recovered) return cli.Fatal(recovered.error());
+  if (*recovered) {
+    cli.Print(
+        "The password was reset by an administrator: the account's vault keys are now "
+        "wrapped for the new password.\n");
+  }
   const std::string dir = client::ConfigDir();
   if (auto saved = client::SaveLogin(dir, s); !saved) return cli.Fatal(saved.error());
   if (cli.global.json) {

@@ -63,14 +63,13 @@ Result<Json> Account::UpdateProfile(const std::function<Result<void>(Json&)>& ch
   }
 }
 
-Result<LoginState> Account::ChangePassword(std::string_view new_password) const {
-  const crypto::LoginKeys keys = crypto::DeriveLoginKeys(state_.username, new_password);
-  LoginState next = state_;
-  next.l = keys.l;
-  next.r = keys.r;
+Result<bool> Account::StoreRewrapped(
+    const LoginState& next, const std::function<Result<ByteView>(const Json&)>& old_r) const {
   for (int attempt = 1;; ++attempt) {
     HALLEY_ASSIGN_OR_RETURN(Profile p, GetProfile());
-    HALLEY_RETURN_IF_ERROR(RewrapSecrets(p.profile, R(state_), R(next)));
+    HALLEY_ASSIGN_OR_RETURN(ByteView from, old_r(p.profile));
+    if (from.empty()) return false;
+    HALLEY_RETURN_IF_ERROR(RewrapSecrets(p.profile, from, R(next)));
     Form form = {{"NewPassword", crypto::EncodeLoginSecret(next.l)},
                  {"ProfileData", Dump(p.profile)},
                  {"RequireHash", p.hash}};
@@ -78,12 +77,38 @@ Result<LoginState> Account::ChangePassword(std::string_view new_password) const 
     if (!StringField(p.profile, "PasswordRecovery").empty()) {
       form.emplace_back("NewRecoveryCode", HexEncode(R(next)));
     }
-    auto changed = Call("user/web/account/change-password", form);
-    if (changed) return next;
-    if (changed.error().Code() != ErrorCode::kLocked || attempt == kProfileUpdateAttempts) {
-      return Fail(changed.error());
+    auto stored = Call("user/web/account/change-password", form);
+    if (stored) return true;
+    if (stored.error().Code() != ErrorCode::kLocked || attempt == kProfileUpdateAttempts) {
+      return Fail(stored.error());
     }
   }
+}
+
+Result<LoginState> Account::ChangePassword(std::string_view new_password) const {
+  const crypto::LoginKeys keys = crypto::DeriveLoginKeys(state_.username, new_password);
+  LoginState next = state_;
+  next.l = keys.l;
+  next.r = keys.r;
+  HALLEY_RETURN_IF_ERROR(
+      StoreRewrapped(next, [&](const Json&) -> Result<ByteView> { return R(state_); }));
+  return next;
+}
+
+Result<bool> Account::FinishPasswordReset() const {
+  Bytes recovery;
+  auto changed = StoreRewrapped(state_, [&](const Json& profile) -> Result<ByteView> {
+    const std::string hex = StringField(profile, "PasswordRecovery");
+    if (hex.empty() || hex == HexEncode(R(state_))) return ByteView();
+    auto r = HexDecode(hex);
+    if (!r || r->size() != state_.r.size()) {
+      return Fail(ErrorCode::kCorruption, "the profile's PasswordRecovery is not a key");
+    }
+    recovery = std::move(*r);
+    return ByteView(recovery);
+  });
+  SecureZero(recovery.data(), recovery.size());
+  return changed;
 }
 
 Result<void> Account::RegisterDevice(const std::string& friendly_name,

@@ -45,6 +45,12 @@ class Account {
   // profile change). Returns the login state to save; this Account keeps the old one.
   Result<LoginState> ChangePassword(std::string_view new_password) const;
 
+  // After an administrator reset the password (accounts with a recovery code only), the
+  // profile's keys are still wrapped under the recovery key, the old R kept in
+  // PasswordRecovery. This re-wraps them for this login's R, which becomes the recovery key.
+  // Returns false when there was nothing to do (no recovery code, or it is this R already).
+  Result<bool> FinishPasswordReset() const;
+
   // Adds or refreshes this device in the profile (register-device).
   Result<void> RegisterDevice(const std::string& friendly_name,
                               const std::string& client_version) const;
@@ -63,6 +69,12 @@ class Account {
   Result<void> MarkVaultInitialized(const std::string& id) const;
 
  private:
+  // Re-wraps the profile's keys from the key `old_r` picks (empty: nothing to do, false) to
+  // `next`'s R and stores them with `next`'s L hash (user/web/account/change-password),
+  // retrying on a concurrent profile change. True when it stored something.
+  Result<bool> StoreRewrapped(const LoginState& next,
+                              const std::function<Result<ByteView>(const Json&)>& old_r) const;
+
   LoginState state_;
   ServerApi api_;
 };

@@ -169,19 +169,25 @@ void SetBucketKey(Json& vault, ByteView r, std::string_view key) {
 
 Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r) {
   if (!profile.contains("Destinations") || !profile["Destinations"].is_object()) return {};
+  // Re-wraps one field; a value already under new_r (made after a password reset) stays.
+  auto rewrap = [&](Json& v, const char* field, const std::string& purpose) -> Result<void> {
+    auto secret = Unwrap(v, field, old_r, purpose);
+    if (!secret) {
+      if (Unwrap(v, field, new_r, purpose)) return {};
+      return Fail(secret.error());
+    }
+    auto wrapped = crypto::WrapSecret(new_r, purpose, AsBytes(*secret));
+    SecureZero(secret->data(), secret->size());
+    v[field] = Base64Encode(wrapped);
+    return {};
+  };
   for (auto& [id, v] : profile["Destinations"].items()) {
     if (!v.is_object()) continue;
     if (IntField(v, "EncryptionKeyEncryptionMethod") == kEncryptionMethodWrapV1) {
-      HALLEY_ASSIGN_OR_RETURN(std::string pw,
-                              Unwrap(v, "EncryptedEncryptionKey", old_r, kVaultPasswordPurpose));
-      SetVaultPassword(v, new_r, pw);
-      SecureZero(pw.data(), pw.size());
+      HALLEY_RETURN_IF_ERROR(rewrap(v, "EncryptedEncryptionKey", kVaultPasswordPurpose));
     }
     if (!StringField(v, "EncryptedBucketKey").empty()) {
-      HALLEY_ASSIGN_OR_RETURN(std::string key,
-                              Unwrap(v, "EncryptedBucketKey", old_r, BucketKeyPurpose(v)));
-      SetBucketKey(v, new_r, key);
-      SecureZero(key.data(), key.size());
+      HALLEY_RETURN_IF_ERROR(rewrap(v, "EncryptedBucketKey", BucketKeyPurpose(v)));
     }
   }
   return {};

@@ -68,9 +68,10 @@ void SetVaultPassword(Json& vault, ByteView r, std::string_view password);
 // Stores a bucket key wrapped by `r`; CometBucketKey is cleared. REQUIRES: CometBucket is set.
 void SetBucketKey(Json& vault, ByteView r, std::string_view key);
 
-// For a password change: re-wraps every vault password and bucket key in `profile` from
-// `old_r` to `new_r`. kUnauthenticated if one does not open with `old_r` (then `profile` is
-// partly changed and must be discarded): saving it would lose that vault's keys.
+// For a password change or reset: re-wraps every vault password and bucket key in `profile`
+// from `old_r` to `new_r` (one already under `new_r` stays). kUnauthenticated if one opens
+// with neither (then `profile` is partly changed and must be discarded): saving it would lose
+// that vault's keys.
 Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r);
 
 // A vault entry for `location`: a local path (type 1002), or a halleyd bucket URL

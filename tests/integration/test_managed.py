@@ -370,6 +370,36 @@ class Managed(HalleydTestCase):
         profile = self.admin_api("admin/get-user-profile", TargetUser="carol")
         self.assertEqual(profile["PasswordRecovery"], d.login_file()["WrapKey"])
 
+    def test_an_admin_reset_is_finished_by_the_next_login(self):
+        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
+                       StoreRecoveryCode="1")
+        d = Device(self.wd.path, "laptop")
+        login = ("login", "prompt", "--server", f"http://{self.server.address}", "--username",
+                 "carol")
+        d.bt(*login, password="carol 1", expect=0)
+        d.bt("vault", "request", "--name", "v", expect=0)
+        src = self.wd.mkdir("small")
+        harness.write_file(os.path.join(src, b"a"), b"a\n")
+        d.bt("--vault", "v", "backup", src, expect=0)
+        key = d.bt("vault", "key", "v", expect=0).stdout
+
+        # Without a recovery code a reset is refused, with one it takes effect.
+        reply = self.admin_api("admin/reset-user-password", expect=403, TargetUser=USER,
+                               NewPassword="x")
+        self.assertIn("login passwd", reply["Message"])
+        self.admin_api("admin/reset-user-password", TargetUser="carol", NewPassword="carol 2")
+        self.assertEqual(d.status(), UNREGISTERED)  # the stored credentials are the old ones
+        d.bt(*login, password="carol 1", expect=13)
+        r = d.bt(*login, password="carol 2", expect=0)
+        self.assertIn("reset by an administrator", r.stdout)
+        self.assertEqual(d.bt("vault", "key", "v", expect=0).stdout, key)
+        d.bt("--vault", "v", "backup", src, expect=0)
+        profile = self.admin_api("admin/get-user-profile", TargetUser="carol")
+        self.assertEqual(profile["PasswordRecovery"], d.login_file()["WrapKey"])
+        # A second login has nothing left to do.
+        r = d.bt(*login, password="carol 2", expect=0)
+        self.assertNotIn("reset by an administrator", r.stdout)
+
     def test_login_over_tls_keeps_the_ca(self):
         self.server.stop()
         self.server, cert = self.start_tls()
