@@ -31,6 +31,17 @@ int RunPruneOn(Cli& cli, OpenVault& vault, const PruneFlags& flags, bool packind
   auto r = engine::Prune(*vault.repo, o);
   if (!r) return cli.Fatal(r.error());
   const auto& s = *r;
+  // Temporary files of writes a crash interrupted: nothing refers to them.
+  size_t temporaries = 0;
+  if (!flags.dry_run) {
+    auto removed = vault.store->RemoveStaleTemporaries(storage::kStaleTemporaryAge);
+    if (removed) {
+      temporaries = *removed;
+    } else {
+      cli.Warn("Warning: stale temporary files were not removed: " + removed.error().Message() +
+               "\n");
+    }
+  }
   if (cli.global.json) {
     OrderedJson j;
     j["message_type"] = "summary";
@@ -54,6 +65,7 @@ int RunPruneOn(Cli& cli, OpenVault& vault, const PruneFlags& flags, bool packind
     j["unused_bytes_after"] = s.unused_after;
     j["packindex_written"] = s.packindex_written;
     j["index_files_written"] = s.index_files_written;
+    j["stale_temporaries_removed"] = temporaries;
     cli.PrintJson(j);
     return kExitOk;
   }
@@ -92,6 +104,10 @@ int RunPruneOn(Cli& cli, OpenVault& vault, const PruneFlags& flags, bool packind
   }
   if (s.packindex_written) {
     cli.Print("rewrote " + std::to_string(s.packindex_written) + " packindex files\n");
+  }
+  if (temporaries) {
+    cli.Print("removed " + std::to_string(temporaries) +
+              " temporary files left by interrupted writes\n");
   }
   cli.Print("done\n");
   return kExitOk;

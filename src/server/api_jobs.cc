@@ -165,7 +165,7 @@ Response UserJobFinish(Call& c) {
     return {};
   });
   if (!updated) return ErrorReply(updated.error());
-  c.app.PruneJobsDaily();
+  c.app.DailyMaintenance();
   LogLine(LogLevel::kInfo, "job_finished",
           {{"user", c.user},
            {"job", *id},

@@ -56,7 +56,6 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
                           SessionStore::Open(dir + "/halley-sessions.db3", *options.clock));
   HALLEY_ASSIGN_OR_RETURN(app->users_, UserStore::Open(dir + "/halley-users.db3"));
   HALLEY_ASSIGN_OR_RETURN(app->jobs_, JobStore::Open(dir + "/halley-jobs.db3", *options.clock));
-  app->PruneJobsDaily();
   std::vector<std::string> volumes;
   if (config.StorageRoleEnabled()) {
     volumes = config.StorageVolumes();
@@ -67,6 +66,7 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
   app->start_time_ =
       std::chrono::duration_cast<std::chrono::seconds>(options.clock->Now().time_since_epoch())
           .count();
+  app->DailyMaintenance();
   return app;
 }
 
@@ -86,7 +86,7 @@ Result<void> App::UpdateConfig(const std::function<Result<void>(ServerConfig&)>&
   return {};
 }
 
-void App::PruneJobsDaily() {
+void App::DailyMaintenance() {
   const int64_t now = jobs_->Now();
   int64_t last = last_prune_.load();
   if (now - last < 86400 || !last_prune_.compare_exchange_strong(last, now)) return;
@@ -95,6 +95,14 @@ void App::PruneJobsDaily() {
     LogLine(LogLevel::kWarning, "jobs_prune_failed", {{"error", pruned.error().Message()}});
   } else if (*pruned > 0) {
     LogLine(LogLevel::kInfo, "jobs_pruned", {{"jobs", *pruned}});
+  }
+  if (!Config().StorageRoleEnabled()) return;
+  auto removed = storage_->RemoveStaleTemporaries();
+  if (!removed) {
+    LogLine(LogLevel::kWarning, "temporaries_cleanup_failed",
+            {{"error", removed.error().Message()}});
+  } else if (*removed > 0) {
+    LogLine(LogLevel::kInfo, "temporaries_removed", {{"files", *removed}});
   }
 }
 

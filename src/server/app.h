@@ -67,9 +67,10 @@ class App {
   SecretCache& AdminSecrets() { return admin_secrets_; }
   Clock& GetClock() { return *options_.clock; }
   int64_t StartTime() const { return start_time_; }
-  // Deletes job history older than PruneLogsAfterDays, at most once a day (called at start and
-  // as jobs finish, so a server that runs for months keeps pruning).
-  void PruneJobsDaily();
+  // At most once a day (called at start and as jobs finish, so a server that runs for months
+  // keeps at it): deletes job history older than PruneLogsAfterDays, and the temporary files
+  // of uploads that never finished (a crash) from the buckets.
+  void DailyMaintenance();
   // The client's address: the TCP peer, or with TrustXForwardedFor the left-most
   // X-Forwarded-For entry.
   std::string ClientAddress(const httpd::Request& req) const;

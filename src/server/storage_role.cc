@@ -370,6 +370,17 @@ Result<void> StorageRole::DeleteBucketData(const std::string& id) {
   return {};
 }
 
+Result<size_t> StorageRole::RemoveStaleTemporaries() {
+  HALLEY_ASSIGN_OR_RETURN(std::vector<BucketProperties> buckets, buckets_.List());
+  size_t removed = 0;
+  for (const BucketProperties& b : buckets) {
+    HALLEY_ASSIGN_OR_RETURN(auto store, OpenBucket(b.id));
+    HALLEY_ASSIGN_OR_RETURN(size_t n, store->RemoveStaleTemporaries(storage::kStaleTemporaryAge));
+    removed += n;
+  }
+  return removed;
+}
+
 Result<uint64_t> StorageRole::MeasureBucket(const std::string& id) {
   HALLEY_ASSIGN_OR_RETURN(auto store, OpenBucket(id));
   HALLEY_ASSIGN_OR_RETURN(uint64_t total, Measure(*store));

@@ -44,6 +44,9 @@ class StorageRole {
   Result<void> DeleteBucketData(const std::string& id);
   // Total bytes the bucket's objects take (also resynchronises the usage kept for its limit).
   Result<uint64_t> MeasureBucket(const std::string& id);
+  // Removes from every bucket the temporary files of uploads that never finished and are
+  // older than storage::kStaleTemporaryAge; returns how many.
+  Result<size_t> RemoveStaleTemporaries();
   // StorageFreeSpaceInfo (comet.md §1.4): {Unlimited, UsedPercent, AvailableBytes, Spanned}.
   Json FreeSpace() const;
 

@@ -64,6 +64,8 @@ Result<void> BlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, MutableBy
   return {};
 }
 
+Result<size_t> BlobStore::RemoveStaleTemporaries(std::chrono::seconds) { return size_t{0}; }
+
 Result<std::unique_ptr<ObjectWriter>> BlobStore::NewWriter(ObjectType, size_t size_hint) {
   return std::unique_ptr<ObjectWriter>(new BufferedObjectWriter(*this, size_hint));
 }

@@ -20,6 +20,7 @@
 // Implementations are safe for concurrent use from multiple threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -92,6 +93,10 @@ class BufferedObjectWriter final : public ObjectWriter {
   Bytes data_;
 };
 
+// A temporary file untouched this long belongs to no write in flight (writers touch theirs
+// with every piece, and network uploads stall out after minutes).
+inline constexpr std::chrono::seconds kStaleTemporaryAge = std::chrono::hours(24);
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -130,6 +135,12 @@ class BlobStore {
 
   // Removes the object. Succeeds if it does not exist (idempotent).
   virtual Result<void> Remove(const ObjectHandle& h) = 0;
+
+  // Removes the temporary files of writes that never finished (a killed process) once they
+  // are older than `min_age`, so that crashes do not cost disk space for good; younger ones
+  // may belong to writes in flight. Returns how many were removed. The default, for stores
+  // whose interrupted writes leave nothing behind, removes nothing.
+  virtual Result<size_t> RemoveStaleTemporaries(std::chrono::seconds min_age);
 };
 
 using BlobStorePtr = std::unique_ptr<BlobStore>;

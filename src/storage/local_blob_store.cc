@@ -473,6 +473,46 @@ Result<uint64_t> LocalBlobStore::Stat(const ObjectHandle& h) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+Result<size_t> LocalBlobStore::RemoveStaleTemporaries(std::chrono::seconds min_age) {
+  const auto cutoff = std::chrono::system_clock::now() - min_age;
+  size_t removed = 0;
+  for (ObjectType type : kAllObjectTypes) {
+    if (type == ObjectType::kConfig) continue;  // written through a temporary in a type dir
+    const std::string dir = root_ + "/" + std::string(ObjectTypeDir(type));
+    UniqueFd fd(OpenAt(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY));
+    if (!fd.Valid()) {
+      if (errno == ENOENT) continue;
+      return Fail(ErrnoError("open " + dir, errno));
+    }
+    HALLEY_ASSIGN_OR_RETURN(DirPtr stream, OpenDirStream(std::move(fd), dir));
+    const int dfd = ::dirfd(stream.get());
+    for (;;) {
+      errno = 0;
+      const dirent* e = ::readdir(stream.get());
+      if (e == nullptr) {
+        if (errno != 0) return Fail(ErrnoError("readdir " + dir, errno));
+        break;
+      }
+      if (!std::string_view(e->d_name).starts_with(".tmp-")) continue;
+      struct stat st;
+      if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+        continue;  // gone meanwhile, or not ours
+      }
+      const auto mtime = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::seconds(st.st_mtim.tv_sec) +
+              std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+      if (mtime >= cutoff) continue;
+      if (::unlinkat(dfd, e->d_name, 0) != 0) {
+        if (errno == ENOENT) continue;
+        return Fail(ErrnoError("remove " + dir + "/" + e->d_name, errno));
+      }
+      ++removed;
+    }
+  }
+  return removed;
+}
+
 Result<void> LocalBlobStore::List(ObjectType type, const ListCallback& fn) {
   if (type == ObjectType::kConfig) {
     auto size = Stat(ObjectHandle::Config());

@@ -58,6 +58,8 @@ class LocalBlobStore final : public BlobStore {
   Result<uint64_t> Stat(const ObjectHandle& h) override;
   Result<void> List(ObjectType type, const ListCallback& fn) override;
   Result<void> Remove(const ObjectHandle& h) override;
+  // The ".tmp-*" files in the type directories whose mtime is older than `min_age`.
+  Result<size_t> RemoveStaleTemporaries(std::chrono::seconds min_age) override;
 
  private:
   LocalBlobStore(std::string root, Options options) : root_(std::move(root)), options_(options) {}

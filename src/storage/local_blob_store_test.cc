@@ -4,6 +4,7 @@
 #include "storage/local_blob_store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -338,6 +339,33 @@ int Restic(const std::string& repo, const std::string& args, std::string* output
 }
 
 // Opening a vault made by `restic init`, and restic reading what we write into it.
+TEST_F(LocalBlobStoreTest, RemovesOnlyStaleTemporaryFiles) {
+  ASSERT_TRUE(Succeeds(store_->Create()));
+  const ObjectHandle pack = NewHandle(ObjectType::kData);
+  ASSERT_TRUE(Succeeds(store_->Put(pack, AsBytes("pack"))));
+  // What a killed process leaves: temporaries in type directories, one a day old.
+  const std::string stale_data = root_ + "/data/.tmp-00000000000000aa";
+  const std::string stale_key = root_ + "/keys/.tmp-00000000000000bb";
+  const std::string fresh = root_ + "/data/.tmp-00000000000000cc";
+  for (const std::string& p : {stale_data, stale_key, fresh}) WriteFile(p, "partial");
+  const struct timespec day_old[2] = {{::time(nullptr) - 86400, 0}, {::time(nullptr) - 86400, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, stale_data.c_str(), day_old, 0), 0);
+  ASSERT_EQ(::utimensat(AT_FDCWD, stale_key.c_str(), day_old, 0), 0);
+  // An old object is never a temporary, whatever its age.
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ + "/" + pack.Path()).c_str(), day_old, 0), 0);
+
+  auto removed = store_->RemoveStaleTemporaries(std::chrono::hours(1));
+  ASSERT_TRUE(Succeeds(removed));
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_FALSE(fs::exists(stale_data));
+  EXPECT_FALSE(fs::exists(stale_key));
+  EXPECT_TRUE(fs::exists(fresh));  // may belong to a write in flight
+  EXPECT_TRUE(Succeeds(store_->Stat(pack)));
+  removed = store_->RemoveStaleTemporaries(std::chrono::hours(1));
+  ASSERT_TRUE(Succeeds(removed));
+  EXPECT_EQ(*removed, 0u);
+}
+
 TEST_F(LocalBlobStoreTest, InteroperatesWithResticInit) {
   if (!HaveRestic()) GTEST_SKIP() << "restic is not installed";
   std::string out;

@@ -136,4 +136,13 @@ Result<void> SpannedBlobStore::Remove(const ObjectHandle& h) {
   return {};
 }
 
+Result<size_t> SpannedBlobStore::RemoveStaleTemporaries(std::chrono::seconds min_age) {
+  size_t removed = 0;
+  for (auto& m : members_) {
+    HALLEY_ASSIGN_OR_RETURN(size_t n, m.store->RemoveStaleTemporaries(min_age));
+    removed += n;
+  }
+  return removed;
+}
+
 }  // namespace halley::storage

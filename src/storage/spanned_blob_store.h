@@ -44,6 +44,7 @@ class SpannedBlobStore final : public BlobStore {
   Result<uint64_t> Stat(const ObjectHandle& h) override;
   Result<void> List(ObjectType type, const ListCallback& fn) override;
   Result<void> Remove(const ObjectHandle& h) override;
+  Result<size_t> RemoveStaleTemporaries(std::chrono::seconds min_age) override;  // every member
 
  private:
   explicit SpannedBlobStore(std::vector<Member> members) : members_(std::move(members)) {}

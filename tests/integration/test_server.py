@@ -439,6 +439,21 @@ class ServerTest(ServerTestBase):
         self.restic_ok(s, bucket, key, "check", "--read-data")
         snaps = json.loads(self.restic_ok(s, bucket, key, "snapshots", "--json").stdout)
         self.assertEqual(len(snaps), runs)
+        # Uploads a crash cut short leave temporary files; once they are a day old the server
+        # removes them (at start, then daily). Younger ones may belong to uploads in flight.
+        data_dir = os.path.join(self.data, "storage", bucket, "data")
+        stale = os.path.join(data_dir, ".tmp-00000000000000aa")
+        fresh = os.path.join(data_dir, ".tmp-00000000000000bb")
+        for p in (stale, fresh):
+            harness.write_file(p, b"partial upload")
+        two_days_ago = time.time() - 2 * 86400
+        os.utime(stale, (two_days_ago, two_days_ago))
+        self.assertEqual(s.stop(), 0)
+        s = self.start()
+        self.assertFalse(os.path.exists(stale))
+        self.assertTrue(os.path.exists(fresh))
+        self.assertTrue(any(e.get("event") == "temporaries_removed" for e in s.log_entries()),
+                        s.log())
         self.assertEqual(s.stop(), 0)
 
 
