@@ -80,7 +80,7 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
   if (!v) return code;
 
   engine::BackupProgress progress;
-  job.SetProgress([&] {
+  const auto progress_scope = job.ReportProgress([&] {
     return Json{{"BytesDone", progress.bytes_done.load()},
                 {"ItemsDone", progress.files_done.load()},
                 {"ItemsTotal", progress.total_files.load()}};

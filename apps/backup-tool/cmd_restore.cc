@@ -54,7 +54,7 @@ int RunRestore(Cli& cli, const RestoreFlags& f, ManagedJob& job) {
   o.stop = cli.StopToken();
   engine::RestoreProgress progress;
   o.progress = &progress;
-  job.SetProgress([&] {
+  const auto progress_scope = job.ReportProgress([&] {
     return Json{{"BytesDone", progress.bytes_done.load()},
                 {"ItemsDone", progress.files_done.load()},
                 {"ItemsTotal", progress.total_files.load()}};

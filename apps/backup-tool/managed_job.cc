@@ -18,6 +18,23 @@ int StatusFor(int exit_code, ErrorCode error) {
 
 }  // namespace
 
+ManagedJob::ProgressScope ManagedJob::ReportProgress(std::function<Json()> fn) {
+  std::lock_guard lock(mu_);
+  progress_ = std::move(fn);
+  return ProgressScope(*this);
+}
+
+ManagedJob::ProgressScope::~ProgressScope() {
+  std::lock_guard lock(job_.mu_);
+  if (job_.progress_) job_.last_progress_ = job_.progress_();
+  job_.progress_ = nullptr;
+}
+
+Json ManagedJob::CurrentProgress() {
+  std::lock_guard lock(mu_);
+  return progress_ ? progress_() : last_progress_;
+}
+
 void ManagedJob::Log(const char* severity, std::string message) {
   if (report_) report_->Log(severity, std::move(message));
 }
@@ -46,8 +63,9 @@ int RunAsJob(Cli& cli, int classification, const std::string& source_id,
   };
   bool warned = false;
   auto send_progress = [&] {
-    if (!job.progress_) return;
-    if (auto sent = job.report_->Progress(job.progress_()); !sent && !warned) {
+    Json progress = job.CurrentProgress();
+    if (progress.is_null()) return;
+    if (auto sent = job.report_->Progress(std::move(progress)); !sent && !warned) {
       warned = true;  // once: the server may be down for the whole job
       cli.Warn("Warning: progress could not be reported: " + sent.error().Message() + "\n");
     }

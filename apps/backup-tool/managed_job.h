@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "cli.h"
@@ -17,15 +18,33 @@ namespace halley::cli {
 
 class ManagedJob {
  public:
-  // A progress source polled every few seconds while the job runs.
-  void SetProgress(std::function<Json()> fn) { progress_ = std::move(fn); }
+  // Makes `fn` the job's progress, polled from another thread every few seconds while the
+  // returned scope lives. The scope's end takes a last reading and stops the polling, so `fn`
+  // may read counters that die with the scope: declare it after them.
+  class ProgressScope {
+   public:
+    ~ProgressScope();
+    ProgressScope(const ProgressScope&) = delete;
+    ProgressScope& operator=(const ProgressScope&) = delete;
+
+   private:
+    friend class ManagedJob;
+    explicit ProgressScope(ManagedJob& job) : job_(job) {}
+    ManagedJob& job_;
+  };
+  [[nodiscard]] ProgressScope ReportProgress(std::function<Json()> fn);
   void SetTotals(Json totals) { totals_ = std::move(totals); }
   void Log(const char* severity, std::string message);
 
  private:
   friend int RunAsJob(Cli&, int, const std::string&, const std::function<int(ManagedJob&)>&);
+  // The current reading, or the last one once the scope ended; null before any.
+  Json CurrentProgress();
+
   std::unique_ptr<client::JobReport> report_;
-  std::function<Json()> progress_;
+  std::mutex mu_;
+  std::function<Json()> progress_;  // Guarded by mu_.
+  Json last_progress_;              // Guarded by mu_.
   Json totals_ = Json::object();
 };
 

@@ -172,6 +172,9 @@ class Managed(HalleydTestCase):
         self.assertEqual(job["TotalFiles"], summary["total_files_processed"])
         self.assertEqual(job["TotalSize"], summary["total_bytes_processed"])
         self.assertGreater(job["UploadSize"], 3 << 20)
+        # At least the last progress reading reached the server.
+        self.assertEqual(job["Progress"]["ItemsDone"], summary["total_files_processed"])
+        self.assertEqual(job["Progress"]["BytesDone"], summary["total_bytes_processed"])
         log = self.job_log(job)
         self.assertTrue(any(e["Severity"] == "I" and summary["snapshot_id"] in e["Message"]
                             for e in log), log)
