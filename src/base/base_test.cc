@@ -134,5 +134,13 @@ TEST(JsonTest, TypedFields) {
   EXPECT_TRUE(*JsonBool(j, "b"));
 }
 
+TEST(BytesTest, SecureZeroWipesAndAcceptsAnEmptyBuffer) {
+  std::string secret = "key";
+  SecureZero(secret.data(), secret.size());
+  EXPECT_EQ(secret, std::string(3, '\0'));
+  Bytes empty;  // data() is null: explicit_bzero must not see it (UBSan's nonnull check)
+  SecureZero(empty.data(), empty.size());
+}
+
 }  // namespace
 }  // namespace halley
