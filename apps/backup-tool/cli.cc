@@ -271,8 +271,11 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
 Result<void> Cli::PrepareManagedVault(storage::BlobStore& store, bool exists) const {
   if (managed_vault_->initialized) return {};
   if (!exists) {
-    HALLEY_RETURN_IF_ERROR(InitVault(store, managed_vault_->password, true));
-    Verbose(1, "created the Storage Vault \"" + managed_vault_->description + "\"\n");
+    auto made = InitVault(store, managed_vault_->password, true);
+    // Another device of the account may have created it a moment ago, with the same key (the
+    // key was chosen once, through the profile's hash): then it is simply there.
+    if (!made && made.error().Code() != ErrorCode::kAlreadyExists) return Fail(made.error());
+    if (made) Verbose(1, "created the Storage Vault \"" + managed_vault_->description + "\"\n");
   }
   HALLEY_ASSIGN_OR_RETURN(client::Account * account, Account());
   HALLEY_RETURN_IF_ERROR(account->MarkVaultInitialized(managed_vault_->id));

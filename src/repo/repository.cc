@@ -91,7 +91,19 @@ Result<std::unique_ptr<Repository>> Repository::Init(storage::BlobStore& store,
   HALLEY_RETURN_IF_ERROR(store.Put(Handle(ObjectType::kKey, key_id), AsBytes(kf_json)));
   std::string cfg = EncodeConfig(config);
   Bytes sealed = crypto::Seal(master, AsBytes(cfg));
-  HALLEY_RETURN_IF_ERROR(store.Put(ObjectHandle::Config(), sealed));
+  if (auto put = store.Put(ObjectHandle::Config(), sealed); !put) {
+    if (put.error().Code() != ErrorCode::kAlreadyExists) return Fail(put.error());
+    auto stored = store.Get(ObjectHandle::Config());
+    if (!stored) return Fail(put.error());  // unknown whose config it is: keep our key
+    if (*stored != sealed) {
+      // Another Init won the race since the check above (two devices creating a managed
+      // vault at once). Our key file would open with the same password but wrap a master key
+      // nothing uses, and could be tried first: remove it.
+      (void)store.Remove(Handle(ObjectType::kKey, key_id));
+      return Fail(put.error());
+    }
+    // Our own config, stored by an earlier attempt whose reply was lost.
+  }
   return std::unique_ptr<Repository>(
       new Repository(store, std::move(config), master, key_id, options));
 }

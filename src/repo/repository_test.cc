@@ -64,6 +64,43 @@ TEST(RepositoryTest, InitOpenAndPasswords) {
   EXPECT_EQ(none.error().Code(), ErrorCode::kNotFound);
 }
 
+// Forwards to a MemBlobStore; before the first key file is stored, another Init completes
+// on the same store, as when two devices create one vault at the same moment.
+class RacingStore final : public storage::BlobStore {
+ public:
+  storage::MemBlobStore inner;
+  std::string Location() const override { return inner.Location(); }
+  Result<void> Create() override { return inner.Create(); }
+  Result<void> Put(const storage::ObjectHandle& h, ByteView data) override {
+    if (h.type == ObjectType::kKey && !raced_) {
+      raced_ = true;
+      EXPECT_TRUE(Repository::Init(inner, "pw", FastInit()));
+    }
+    return inner.Put(h, data);
+  }
+  Result<Bytes> Get(const storage::ObjectHandle& h, uint64_t offset, uint64_t length) override {
+    return inner.Get(h, offset, length);
+  }
+  Result<uint64_t> Stat(const storage::ObjectHandle& h) override { return inner.Stat(h); }
+  Result<void> List(ObjectType type, const storage::ListCallback& fn) override {
+    return inner.List(type, fn);
+  }
+  Result<void> Remove(const storage::ObjectHandle& h) override { return inner.Remove(h); }
+
+ private:
+  bool raced_ = false;
+};
+
+TEST(RepositoryTest, TheLoserOfAnInitRaceLeavesNoKeyBehind) {
+  RacingStore store;
+  auto lost = Repository::Init(store, "pw", FastInit());
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().Code(), ErrorCode::kAlreadyExists);
+  // Only the winner's key file is left, so the password opens the vault that exists.
+  EXPECT_EQ(CountObjects(store.inner, ObjectType::kKey), 1u);
+  EXPECT_TRUE(Repository::Open(store.inner, "pw"));
+}
+
 TEST(RepositoryTest, UnpackedRoundTripAndHashCheck) {
   storage::MemBlobStore store;
   auto repo = std::move(*Repository::Init(store, "pw", FastInit()));
