@@ -414,6 +414,14 @@ class ServerTest(ServerTestBase):
             p = subprocess.Popen(["restic", "backup", src], env=env, stdout=restic_log,
                                  stderr=restic_log)
             self.addCleanup(p.kill)
+            # restic gives up at once when the server is gone before it has opened the vault
+            # (run 10 of a loaded CI run: "connection refused" on config); once it has, it
+            # retries. So the kill comes after its first request for the config.
+            deadline = time.monotonic() + 60
+            while (p.poll() is None and time.monotonic() < deadline and
+                   not any(e.get("event") == "request" and e.get("path", "").endswith("/config")
+                           for e in s.log_entries())):
+                time.sleep(0.02)
             # Registering buckets writes the database while uploads run.
             for _ in range(self.rng.randrange(0, 3)):
                 s.api("admin/storage/register-bucket", auth=admin)
