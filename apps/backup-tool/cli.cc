@@ -19,6 +19,8 @@
 #include "repo/key_file.h"
 #include "storage/local_blob_store.h"
 #include "storage/rest_blob_store.h"
+#include "storage/retrying_blob_store.h"
+#include "storage/s3_blob_store.h"
 
 namespace halley::cli {
 namespace {
@@ -94,6 +96,9 @@ Cli::Cli() {
   global.repo = Env("BACKUP_TOOL_REPOSITORY");
   global.vault = Env("BACKUP_TOOL_VAULT");
   global.cacert = Env("BACKUP_TOOL_CACERT");
+  if (const std::string r = Env("BACKUP_TOOL_RETRY_SECONDS"); !r.empty()) {
+    global.retry_seconds = std::atoi(r.c_str());
+  }
 }
 
 void Cli::InstallSignalHandlers() {
@@ -168,8 +173,10 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
                 "Please specify the vault: --vault (a Storage Vault of the logged-in account) "
                 "or -r/--repo (env BACKUP_TOOL_REPOSITORY)");
   }
-  if (location.rfind("rest:", 0) == 0) {
-    httpclient::ClientOptions http;
+  const bool rest = location.rfind("rest:", 0) == 0;
+  const bool s3 = location.rfind("s3:", 0) == 0;
+  httpclient::ClientOptions http;
+  if (rest || s3) {
     // A managed vault on the account's server trusts what the login was told to trust.
     std::string ca = global.cacert;
     if (ca.empty() && managed) ca = account_->State().ca_file;
@@ -181,11 +188,20 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
       }
       http.ca_file = ca;
     }
+  }
+  if (rest) {
     HALLEY_ASSIGN_OR_RETURN(auto store,
                             storage::RestBlobStore::Open(location.substr(5), std::move(http)));
-    return storage::BlobStorePtr(std::move(store));
+    return WithRetries(std::move(store));
   }
-  for (const char* scheme : {"s3:", "sftp:", "b2:", "azure:", "gs:"}) {
+  if (s3) {
+    HALLEY_ASSIGN_OR_RETURN(storage::S3Options options, S3Settings());
+    options.http = std::move(http);
+    HALLEY_ASSIGN_OR_RETURN(auto store,
+                            storage::S3BlobStore::Open(location.substr(3), std::move(options)));
+    return WithRetries(std::move(store));
+  }
+  for (const char* scheme : {"sftp:", "b2:", "azure:", "gs:"}) {
     if (location.rfind(scheme, 0) == 0) {
       return Fail(ErrorCode::kNotSupported,
                   std::string("vault type \"") + scheme + "\" is not supported yet");
@@ -193,6 +209,45 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
   }
   std::string path = location.rfind("local:", 0) == 0 ? location.substr(6) : location;
   return storage::LocalBlobStore::Open(path);
+}
+
+storage::BlobStorePtr Cli::WithRetries(storage::BlobStorePtr remote) const {
+  storage::RetryPolicy policy;
+  policy.give_up_after = std::chrono::seconds(std::max(global.retry_seconds, 0));
+  policy.on_retry = [this](const Error& e, std::chrono::milliseconds wait) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(wait.count()) / 1000);
+    Warn("Warning: " + e.Message() + "; retrying in " + secs + " s\n");
+  };
+  policy.cancelled = [this] { return stop_.stop_requested(); };
+  return std::make_unique<storage::RetryingBlobStore>(std::move(remote), std::move(policy));
+}
+
+Result<storage::S3Options> Cli::S3Settings() const {
+  storage::S3Options o;
+  o.credentials = {Env("AWS_ACCESS_KEY_ID"), Env("AWS_SECRET_ACCESS_KEY"),
+                   Env("AWS_SESSION_TOKEN")};
+  if (o.credentials.access_key_id.empty() != o.credentials.secret_access_key.empty()) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for an s3: vault (or "
+                "neither, for a public bucket)");
+  }
+  o.region = Env("AWS_DEFAULT_REGION");
+  if (o.region.empty()) o.region = Env("AWS_REGION");
+  for (const std::string& option : global.options) {
+    const size_t eq = option.find('=');
+    const std::string key = option.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : option.substr(eq + 1);
+    if (key == "s3.region") {
+      o.region = value;
+    } else if (key == "s3.bucket-lookup") {
+      o.bucket_lookup = value;
+    } else {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "unknown option -o " + key + " (known: s3.region, s3.bucket-lookup)");
+    }
+  }
+  return o;
 }
 
 repo::RepositoryOptions Cli::RepoOptions() const {
@@ -364,6 +419,10 @@ int ExitCodeFor(const Error& e) {
       return kExitLocked;
     case ErrorCode::kCancelled:
       return kExitInterrupted;
+    case ErrorCode::kUnavailable:
+      // Only what retries could not fix reaches here (a remote store retries for
+      // --retry-seconds first).
+      return kExitUnavailable;
     default:
       return kExitFailure;
   }

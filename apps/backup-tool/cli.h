@@ -21,6 +21,7 @@
 #include "repo/lock.h"
 #include "repo/repository.h"
 #include "storage/blob_store.h"
+#include "storage/s3_blob_store.h"
 
 namespace halley::cli {
 
@@ -32,6 +33,7 @@ inline constexpr int kExitNoVault = 10;
 inline constexpr int kExitLocked = 11;
 inline constexpr int kExitWrongPassword = 12;
 inline constexpr int kExitServerAuth = 13;  // a server refused the vault's or account's credentials
+inline constexpr int kExitUnavailable = 14;  // a server or store stayed unreachable after retries
 inline constexpr int kExitInterrupted = 130;
 
 struct GlobalOptions {
@@ -47,6 +49,8 @@ struct GlobalOptions {
   bool no_lock = false;
   std::string compression = "auto";
   int pack_size_mib = 16;
+  std::vector<std::string> options;  // -o key=value: backend options (s3.region, ...)
+  int retry_seconds = 300;           // how long a remote store's failing call is retried
 };
 
 enum class LockMode { kNone, kShared, kExclusive };
@@ -77,6 +81,10 @@ class Cli {
   // rest:http[s]://[user:password@]host[:port]/path/ (with --cacert). kNotSupported for
   // the other remote schemes, kInvalidArgument for a malformed URL or unreadable --cacert.
   Result<storage::BlobStorePtr> OpenStore() const;
+  // `remote` behind RetryingBlobStore: retried for --retry-seconds, with warnings.
+  storage::BlobStorePtr WithRetries(storage::BlobStorePtr remote) const;
+  // An s3: vault's settings: AWS_* environment variables, then -o s3.* options.
+  Result<storage::S3Options> S3Settings() const;
   // Creates a vault in `store` (the cheapest KDF when the password is a random key).
   Result<std::unique_ptr<repo::Repository>> InitVault(storage::BlobStore& store,
                                                       const std::string& password,

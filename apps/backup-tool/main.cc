@@ -24,8 +24,16 @@ int main(int argc, char** argv) {
                  "read the vault password from a command's output "
                  "(env BACKUP_TOOL_PASSWORD_COMMAND)");
   app.add_option("--cacert", cli.global.cacert,
-                 "PEM file of the CA certificate(s) to trust for an https:// rest: vault, "
+                 "PEM file of the CA certificate(s) to trust for an https:// rest: or s3: vault, "
                  "instead of the system's (env BACKUP_TOOL_CACERT)");
+  app.add_option("-o,--option", cli.global.options,
+                 "a backend option KEY=VALUE: s3.region=REGION, s3.bucket-lookup=auto|dns|path "
+                 "(repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--retry-seconds", cli.global.retry_seconds,
+                 "retry a remote vault's failing requests for this long before giving up with "
+                 "exit code 14; 0: no retries (env BACKUP_TOOL_RETRY_SECONDS, default 300)")
+      ->check(CLI::Range(0, 86400));
   app.add_flag("--json", cli.global.json, "print JSON (JSON lines for progress) instead of text");
   app.add_flag("-q,--quiet", cli.global.quiet, "print only errors");
   app.add_flag("-v,--verbose", cli.global.verbose, "print more (repeat for even more)");

@@ -44,7 +44,7 @@ Error Error::WithContext(std::string_view context) const {
   std::string m;
   m.reserve(context.size() + 2 + message_.size());
   m.append(context).append(": ").append(message_);
-  return Error(code_, std::move(m));
+  return Error(code_, std::move(m)).WithRetryAfter(retry_after_);
 }
 
 Error ErrnoError(std::string_view what, int err) {

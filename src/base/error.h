@@ -5,6 +5,7 @@
 // message text. Broken invariants abort through HALLEY_CHECK.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,9 +44,19 @@ class Error {
   // context once ("loading index 3fa2c1d0: ciphertext verification failed").
   Error WithContext(std::string_view context) const;
 
+  // For kUnavailable: how long the server asked us to wait before trying again (HTTP
+  // Retry-After), or 0 if it did not say.
+  std::chrono::seconds RetryAfter() const { return retry_after_; }
+  Error WithRetryAfter(std::chrono::seconds wait) const {
+    Error e = *this;
+    e.retry_after_ = wait;
+    return e;
+  }
+
  private:
   ErrorCode code_;
   std::string message_;
+  std::chrono::seconds retry_after_{0};
 };
 
 template <class T>

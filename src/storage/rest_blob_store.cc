@@ -13,9 +13,6 @@ using httpclient::Request;
 using httpclient::Response;
 
 constexpr char kV2[] = "application/vnd.x.restic.rest.v2";
-// No object is this large; a range beyond it is refused before any arithmetic can overflow
-// (and before a server that reads at most 19 digits could misparse it).
-constexpr uint64_t kMaxObjectSize = uint64_t{1} << 62;
 // A listing of ten million packs is about 1 GiB of v2 JSON.
 constexpr uint64_t kMaxListBytes = uint64_t{1} << 30;
 
@@ -41,36 +38,9 @@ Result<std::string> PercentDecode(std::string_view s) {
   return out;
 }
 
-bool IsSuccess(const Response& r) { return r.status >= 200 && r.status < 300; }
-
 std::string ObjectPath(const ObjectHandle& h) {
   if (h.type == ObjectType::kConfig) return "config";
   return std::string(ObjectTypeDir(h.type)) + "/" + h.name;
-}
-
-std::string RangeHeader(uint64_t offset, uint64_t length) {
-  return "bytes=" + std::to_string(offset) + "-" +
-         (length == 0 ? std::string() : std::to_string(offset + length - 1));
-}
-
-// The server's explanation: the first line of its answer, printable ASCII only, bounded.
-std::string ServerText(const Response& r) {
-  std::string text;
-  for (uint8_t c : r.body) {
-    if (c == '\n' || text.size() >= 200) break;
-    if (c >= 0x20 && c < 0x7f) text.push_back(static_cast<char>(c));
-  }
-  return text;
-}
-
-Result<uint64_t> ParseSize(std::string_view s) {
-  if (s.empty() || s.size() > 19) return Fail(ErrorCode::kIoError, "bad Content-Length");
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return Fail(ErrorCode::kIoError, "bad Content-Length");
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
 }
 
 }  // namespace
@@ -127,6 +97,10 @@ Request RestBlobStore::NewRequest(std::string method, std::string_view path) con
   return req;
 }
 
+Request RestBlobStore::NewObjectRequest(std::string method, const ObjectHandle& h) const {
+  return NewRequest(std::move(method), ObjectPath(h));
+}
+
 Error RestBlobStore::StatusError(const Response& r, std::string_view what) const {
   ErrorCode code = ErrorCode::kIoError;
   switch (r.status) {
@@ -158,22 +132,8 @@ Error RestBlobStore::StatusError(const Response& r, std::string_view what) const
   }
   std::string message =
       std::string(what) + ": " + Location() + " answered HTTP " + std::to_string(r.status);
-  if (std::string text = ServerText(r); !text.empty()) message += " (" + text + ")";
-  return Error(code, std::move(message));
-}
-
-Error RestBlobStore::PastTheEnd(const ObjectHandle& h) {
-  auto size = Stat(h);
-  if (!size) return size.error();
-  return Error(ErrorCode::kCorruption, h.Path() + ": read past the end of the object (" +
-                                           std::to_string(*size) + " bytes)");
-}
-
-Error RestBlobStore::IgnoredRange(const ObjectHandle& h) const {
-  // RFC 9110 allows it, but every REST server (halleyd, rest-server) honours ranges, and a
-  // whole pack where a blob was asked for would cost the read many times over.
-  return Error(ErrorCode::kIoError,
-               "reading " + h.Path() + ": " + Location() + " ignored the Range header");
+  if (std::string text = HttpServerText(r); !text.empty()) message += " (" + text + ")";
+  return Error(code, std::move(message)).WithRetryAfter(HttpRetryAfter(r));
 }
 
 Result<void> RestBlobStore::Create() {
@@ -181,7 +141,7 @@ Result<void> RestBlobStore::Create() {
   if (config) return Fail(ErrorCode::kAlreadyExists, "a config already exists at " + Location());
   if (config.error().Code() != ErrorCode::kNotFound) return Fail(config.error());
   HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(NewRequest("POST", "?create=true")));
-  if (!IsSuccess(r)) return Fail(StatusError(r, "creating the vault"));
+  if (!IsHttpSuccess(r)) return Fail(StatusError(r, "creating the vault"));
   return {};
 }
 
@@ -191,67 +151,10 @@ Result<void> RestBlobStore::Put(const ObjectHandle& h, ByteView data) {
   req.headers.emplace_back("Content-Type", "application/octet-stream");
   req.body = data;
   HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(req));
-  if (IsSuccess(r)) return {};
+  if (IsHttpSuccess(r)) return {};
   // REST servers never replace an object: 403 is their answer to an existing name.
   if (r.status == 403) return Fail(ErrorCode::kAlreadyExists, h.Path() + " already exists");
   return Fail(StatusError(r, "uploading " + h.Path()));
-}
-
-Result<Bytes> RestBlobStore::Get(const ObjectHandle& h, uint64_t offset, uint64_t length) {
-  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
-  if (offset > kMaxObjectSize || length > kMaxObjectSize - offset) return Fail(PastTheEnd(h));
-  Request req = NewRequest("GET", ObjectPath(h));
-  const bool ranged = offset > 0 || length > 0;
-  if (ranged) req.headers.emplace_back("Range", RangeHeader(offset, length));
-  if (length > 0) req.max_body = length;
-  HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(req));
-  if (r.status == 416) {
-    // "bytes=<size>-" is unsatisfiable, yet reading nothing at the very end is allowed.
-    if (length > 0) return Fail(PastTheEnd(h));
-    HALLEY_ASSIGN_OR_RETURN(uint64_t size, Stat(h));
-    if (size != offset) return Fail(PastTheEnd(h));
-    return Bytes();
-  }
-  if (r.status == 200 && ranged) return Fail(IgnoredRange(h));
-  if (!IsSuccess(r)) return Fail(StatusError(r, "reading " + h.Path()));
-  if (length > 0 && r.body.size() != length) {
-    return Fail(ErrorCode::kCorruption, h.Path() + ": short read (" +
-                                            std::to_string(r.body.size()) + " of " +
-                                            std::to_string(length) + " bytes)");
-  }
-  return std::move(r.body);
-}
-
-Result<void> RestBlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) {
-  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
-  if (out.empty()) return {};
-  if (offset > kMaxObjectSize || out.size() > kMaxObjectSize - offset) {
-    return Fail(PastTheEnd(h));
-  }
-  Request req = NewRequest("GET", ObjectPath(h));
-  req.headers.emplace_back("Range", RangeHeader(offset, out.size()));
-  req.body_into = out;
-  HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(req));
-  if (r.status == 416) return Fail(PastTheEnd(h));
-  if (r.status == 200) return Fail(IgnoredRange(h));
-  if (!IsSuccess(r)) return Fail(StatusError(r, "reading " + h.Path()));
-  if (r.body_size != out.size()) {
-    return Fail(ErrorCode::kCorruption, h.Path() + ": short read (" + std::to_string(r.body_size) +
-                                            " of " + std::to_string(out.size()) + " bytes)");
-  }
-  return {};
-}
-
-Result<uint64_t> RestBlobStore::Stat(const ObjectHandle& h) {
-  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
-  HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(NewRequest("HEAD", ObjectPath(h))));
-  if (!IsSuccess(r)) return Fail(StatusError(r, "looking up " + h.Path()));
-  auto size = ParseSize(r.Header("content-length"));
-  if (!size) {
-    return Fail(ErrorCode::kIoError,
-                "looking up " + h.Path() + ": " + Location() + " sent no valid Content-Length");
-  }
-  return *size;
 }
 
 Result<void> RestBlobStore::List(ObjectType type, const ListCallback& fn) {
@@ -267,7 +170,7 @@ Result<void> RestBlobStore::List(ObjectType type, const ListCallback& fn) {
   req.max_body = kMaxListBytes;
   HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(req));
   if (r.status == 404) return {};  // as restic: a directory never made lists as empty
-  if (!IsSuccess(r)) return Fail(StatusError(r, "listing " + dir));
+  if (!IsHttpSuccess(r)) return Fail(StatusError(r, "listing " + dir));
   // A v1 server (a list of names) answers with another Content-Type; its sizes need a HEAD.
   const bool v2 = r.Header("content-type").substr(0, sizeof kV2 - 1) == kV2;
   auto corrupt = [&](std::string_view why) {
@@ -301,13 +204,6 @@ Result<void> RestBlobStore::List(ObjectType type, const ListCallback& fn) {
     HALLEY_RETURN_IF_ERROR(fn(info));
   }
   return {};
-}
-
-Result<void> RestBlobStore::Remove(const ObjectHandle& h) {
-  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
-  HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(NewRequest("DELETE", ObjectPath(h))));
-  if (IsSuccess(r) || r.status == 404) return {};
-  return Fail(StatusError(r, "removing " + h.Path()));
 }
 
 }  // namespace halley::storage

@@ -25,11 +25,11 @@
 #include <string_view>
 
 #include "httpclient/http_client.h"
-#include "storage/blob_store.h"
+#include "storage/http_blob_store.h"
 
 namespace halley::storage {
 
-class RestBlobStore final : public BlobStore {
+class RestBlobStore final : public HttpBlobStore {
  public:
   // `url` is "http[s]://[user:password@]host[:port]/path/" (what follows "rest:" in a vault
   // location). The user and password, percent-decoded, go to the server as HTTP Basic
@@ -43,11 +43,7 @@ class RestBlobStore final : public BlobStore {
   std::string Location() const override;
   Result<void> Create() override;
   Result<void> Put(const ObjectHandle& h, ByteView data) override;
-  Result<Bytes> Get(const ObjectHandle& h, uint64_t offset = 0, uint64_t length = 0) override;
-  Result<void> ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) override;
-  Result<uint64_t> Stat(const ObjectHandle& h) override;
   Result<void> List(ObjectType type, const ListCallback& fn) override;
-  Result<void> Remove(const ObjectHandle& h) override;
 
  private:
   RestBlobStore(std::string base, std::string authorization, httpclient::ClientOptions options)
@@ -56,12 +52,9 @@ class RestBlobStore final : public BlobStore {
         client_(std::move(options)) {}
 
   httpclient::Request NewRequest(std::string method, std::string_view path) const;
-  // The error for an answer that is not what the caller expected.
-  Error StatusError(const httpclient::Response& r, std::string_view what) const;
-  // The error for a read past the end: kNotFound if the object does not exist, else
-  // kCorruption (as the BlobStore contract says).
-  Error PastTheEnd(const ObjectHandle& h);
-  Error IgnoredRange(const ObjectHandle& h) const;
+  httpclient::Request NewObjectRequest(std::string method, const ObjectHandle& h) const override;
+  Result<httpclient::Response> Send(httpclient::Request& req) override { return client_.Do(req); }
+  Error StatusError(const httpclient::Response& r, std::string_view what) const override;
 
   const std::string base_;           // "http://host:port/path/", no credentials
   const std::string authorization_;  // "Basic ...", or "" without credentials

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,11 +107,15 @@ class RestVault(HalleydTestCase):
         r = self.vault(s.rest_url(empty, empty_key)).bt("snapshots")
         self.assertExit(r, 10)
 
-        # The server gone: a clear network error, exit 1 (14 is planned for "unreachable
-        # after retries").
+        # The server gone: retried with warnings for BACKUP_TOOL_RETRY_SECONDS (5 s here),
+        # then a clear network error and exit 14.
         s.stop()
+        start = time.monotonic()
         r = v.bt("snapshots")
-        self.assertExit(r, 1)
+        self.assertExit(r, 14)
+        self.assertGreaterEqual(time.monotonic() - start, 5)
+        self.assertIn("retrying in", r.stderr)
+        self.assertIn("gave up after", r.stderr)
         self.assertIn("Fatal:", r.stderr)
         self.assertIn("127.0.0.1", r.stderr)
         self.assertNotIn(key, r.stderr)

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "storage/s3_blob_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "base/encoding.h"
+#include "storage/http_blob_store.h"
+
+namespace halley::storage {
+namespace {
+
+using httpclient::Request;
+using httpclient::Response;
+
+constexpr size_t kMinPartSize = size_t{5} << 20;  // S3's minimum for every part but the last
+// A ListObjectsV2 page holds at most 1,000 keys: well under a megabyte of XML.
+constexpr uint64_t kMaxListPageBytes = uint64_t{16} << 20;
+constexpr char kEmptySha256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+// S3's XML is flat and regular (no CDATA, no attributes on the elements read here): the text
+// of an element is found by its tags, and decoded from the five predefined entities.
+std::string XmlDecode(std::string_view s) {
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool replaced = false;
+    if (s[i] == '&') {
+      for (const auto& [entity, c] : kEntities) {
+        if (s.substr(i, entity.size()) == entity) {
+          out.push_back(c);
+          i += entity.size() - 1;
+          replaced = true;
+          break;
+        }
+      }
+    }
+    if (!replaced) out.push_back(s[i]);
+  }
+  return out;
+}
+
+// The raw content of each <tag>...</tag> in `xml`, in order.
+std::vector<std::string_view> XmlElements(std::string_view xml, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while ((pos = xml.find(open, pos)) != std::string_view::npos) {
+    const size_t start = pos + open.size();
+    const size_t end = xml.find(close, start);
+    if (end == std::string_view::npos) break;
+    out.push_back(xml.substr(start, end - start));
+    pos = end + close.size();
+  }
+  return out;
+}
+
+// The decoded text of the first <tag> in `xml`, or "".
+std::string XmlText(std::string_view xml, std::string_view tag) {
+  auto elements = XmlElements(xml, tag);
+  return elements.empty() ? std::string() : XmlDecode(elements.front());
+}
+
+bool IsDnsSafeBucket(std::string_view b) {
+  if (b.size() < 3 || b.size() > 63) return false;
+  for (char c : b) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return b.front() != '-' && b.back() != '-';
+}
+
+// "s3.eu-west-1.amazonaws.com", "s3-eu-west-1.amazonaws.com",
+// "s3.dualstack.eu-west-1.amazonaws.com" -> "eu-west-1"; anything else -> "".
+std::string RegionFromHost(std::string_view host) {
+  host = host.substr(0, host.find(':'));
+  constexpr std::string_view kSuffix = ".amazonaws.com";
+  if (host.size() <= kSuffix.size() || !host.ends_with(kSuffix)) return "";
+  std::string_view name = host.substr(0, host.size() - kSuffix.size());
+  for (std::string_view p : {"s3.dualstack.", "s3.", "s3-"}) {
+    if (name.starts_with(p)) {
+      name.remove_prefix(p.size());
+      return name.find('.') == std::string_view::npos && name != "external-1" ? std::string(name)
+                                                                              : "";
+    }
+  }
+  return "";
+}
+
+std::string Unquote(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return std::string(etag);
+}
+
+std::string ContentMd5(ByteView data) { return Base64Encode(httpclient::Md5(data)); }
+
+}  // namespace
+
+S3BlobStore::S3BlobStore(S3Options options)
+    : options_(std::move(options)), client_(options_.http) {}
+
+std::string S3BlobStore::Location() const {
+  return "s3:" + scheme_ + "://" + host_ + "/" + bucket_ +
+         (prefix_.empty() ? "" : "/" + prefix_.substr(0, prefix_.size() - 1));
+}
+
+std::string S3BlobStore::BucketUrl() const {
+  return virtual_host_ ? scheme_ + "://" + bucket_ + "." + host_ + "/"
+                       : scheme_ + "://" + host_ + "/" + bucket_ + "/";
+}
+
+std::string S3BlobStore::Key(const ObjectHandle& h) const { return prefix_ + h.Path(); }
+
+std::string S3BlobStore::KeyUrl(std::string_view key, std::string_view query) const {
+  return BucketUrl() + httpclient::UriEncode(key, false) +
+         (query.empty() ? "" : "?" + std::string(query));
+}
+
+Request S3BlobStore::NewObjectRequest(std::string method, const ObjectHandle& h) const {
+  return Request{.method = std::move(method), .url = KeyUrl(Key(h))};
+}
+
+Result<Response> S3BlobStore::Send(Request& req) {
+  if (!options_.credentials.Empty()) {
+    const std::string sha = req.body.empty() ? kEmptySha256 : httpclient::Sha256Hex(req.body);
+    HALLEY_RETURN_IF_ERROR(httpclient::SignAwsV4(req, options_.credentials, region_, "s3", sha,
+                                                 std::chrono::system_clock::now()));
+  }
+  HALLEY_ASSIGN_OR_RETURN(Response r, client_.Do(req));
+  // A refused HEAD has no body to say why (a bad key? a wrong region? no permission?): ask
+  // the same with a one-byte GET, whose answer names the error.
+  if (req.method == "HEAD" && r.body.empty() && (r.status == 400 || r.status == 403)) {
+    Request get{.method = "GET", .url = req.url, .max_body = 1};
+    get.headers.emplace_back("Range", "bytes=0-0");
+    if (!options_.credentials.Empty()) {
+      HALLEY_RETURN_IF_ERROR(httpclient::SignAwsV4(get, options_.credentials, region_, "s3",
+                                                   kEmptySha256, std::chrono::system_clock::now()));
+    }
+    auto explained = client_.Do(get);
+    if (explained && explained->status == r.status) r.body = std::move(explained->body);
+  }
+  return r;
+}
+
+Error S3BlobStore::StatusError(const Response& r, std::string_view what) const {
+  const std::string_view body = AsString(r.body);
+  const std::string code = XmlText(body, "Code");
+  const std::string text = XmlText(body, "Message");
+  std::string message = std::string(what) + ": " + Location() + " answered HTTP " +
+                        std::to_string(r.status) + (code.empty() ? "" : " " + code) +
+                        (text.empty() ? "" : " (" + text.substr(0, 200) + ")");
+  auto error = [&](ErrorCode c, std::string_view hint = "") {
+    return Error(c, hint.empty() ? message : message + ": " + std::string(hint));
+  };
+  std::string bucket_region = XmlText(body, "Region");
+  if (bucket_region.empty()) bucket_region = std::string(r.Header("x-amz-bucket_-region"));
+  if (code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect" ||
+      code == "IllegalLocationConstraintException" || r.status == 301) {
+    return error(
+        ErrorCode::kInvalidArgument,
+        bucket_region.empty()
+            ? "the bucket_ is in another region_ than " + region_ + " (set AWS_DEFAULT_REGION)"
+            : "the bucket_ is in region_ " + bucket_region + ", not " + region_ +
+                  " (set AWS_DEFAULT_REGION=" + bucket_region + ")");
+  }
+  if (code == "RequestTimeTooSkewed") {
+    return error(ErrorCode::kInvalidArgument,
+                 "this computer's clock is more than 15 minutes away from the server's; set "
+                 "the clock right (NTP) and try again");
+  }
+  if (code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "InvalidToken" ||
+      code == "ExpiredToken" || r.status == 401) {
+    return error(ErrorCode::kUnauthenticated,
+                 "the server refused the credentials (AWS_ACCESS_KEY_ID, "
+                 "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)");
+  }
+  if (code == "NoSuchBucket") {
+    return error(ErrorCode::kNotFound, "the bucket_ \"" + bucket_ + "\" does not exist");
+  }
+  if (code == "QuotaExceeded" || r.status == 507) return error(ErrorCode::kNoSpace);
+  // A body damaged on the way, a stalled upload, throttling and server trouble: a retry may
+  // succeed.
+  if (code == "BadDigest" || code == "XAmzContentSHA256Mismatch" || code == "IncompleteBody" ||
+      code == "RequestTimeout" || code == "SlowDown" || code == "OperationAborted" ||
+      code == "ConditionalRequestConflict" || code == "InternalError" || r.status == 408 ||
+      r.status == 429 || r.status >= 500) {
+    return error(ErrorCode::kUnavailable).WithRetryAfter(HttpRetryAfter(r));
+  }
+  switch (r.status) {
+    case 400:
+      return error(ErrorCode::kInvalidArgument);
+    case 403:
+      return error(ErrorCode::kPermissionDenied);
+    case 404:
+      return error(ErrorCode::kNotFound);
+    case 416:
+      return error(ErrorCode::kCorruption);
+    default:
+      return error(ErrorCode::kIoError);
+  }
+}
+
+Result<void> S3BlobStore::Create() {
+  auto config = Stat(ObjectHandle::Config());
+  if (config) return Fail(ErrorCode::kAlreadyExists, "a config already exists at " + Location());
+  if (config.error().Code() != ErrorCode::kNotFound) return Fail(config.error());
+  Request head{.method = "HEAD", .url = BucketUrl()};
+  HALLEY_ASSIGN_OR_RETURN(Response exists, Send(head));
+  // 403: credentials limited to a prefix_ may not look at the bucket_ itself; the first write
+  // will tell whether they may write there.
+  if (IsHttpSuccess(exists) || exists.status == 403) return {};
+  if (exists.status != 404) return Fail(StatusError(exists, "looking up the bucket"));
+  Request make{.method = "PUT", .url = BucketUrl()};
+  std::string body;
+  if (region_ != "us-east-1") {
+    body =
+        "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        "<LocationConstraint>" +
+        region_ + "</LocationConstraint></CreateBucketConfiguration>";
+    make.body = AsBytes(body);
+  }
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(make));
+  if (IsHttpSuccess(r) || XmlText(AsString(r.body), "Code") == "BucketAlreadyOwnedByYou") return {};
+  return Fail(StatusError(r, "creating the bucket_ \"" + bucket_ + "\""));
+}
+
+Result<std::optional<S3BlobStore::Head>> S3BlobStore::HeadObject(const ObjectHandle& h) {
+  Request req = NewObjectRequest("HEAD", h);
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+  if (r.status == 404) return std::optional<Head>();
+  if (!IsHttpSuccess(r)) return Fail(StatusError(r, "looking up " + h.Path()));
+  auto size = ParseContentLength(r.Header("content-length"));
+  if (!size) {
+    return Fail(ErrorCode::kIoError,
+                "looking up " + h.Path() + ": " + Location() + " sent no valid Content-Length");
+  }
+  return std::optional<Head>(Head{*size, Unquote(r.Header("etag"))});
+}
+
+std::string S3BlobStore::ExpectedEtag(ByteView data) const {
+  if (data.size() <= options_.multipart_threshold) return HexEncode(httpclient::Md5(data));
+  Bytes digests;
+  size_t parts = 0;
+  for (size_t off = 0; off < data.size(); off += options_.part_size, ++parts) {
+    Append(digests,
+           httpclient::Md5(data.subspan(off, std::min(options_.part_size, data.size() - off))));
+  }
+  return HexEncode(httpclient::Md5(digests)) + "-" + std::to_string(parts);
+}
+
+Result<bool> S3BlobStore::SameContent(const ObjectHandle& h, const Head& existing, ByteView data) {
+  if (existing.size != data.size()) return false;
+  if (existing.etag == ExpectedEtag(data)) return true;
+  // Encrypted buckets (SSE-KMS) and other part sizes give other ETags: compare the bytes.
+  HALLEY_ASSIGN_OR_RETURN(Bytes stored, Get(h));
+  return std::equal(stored.begin(), stored.end(), data.begin(), data.end());
+}
+
+Result<void> S3BlobStore::Put(const ObjectHandle& h, ByteView data) {
+  HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
+  // Never overwritten. But an upload stored while its answer was lost is retried and finds
+  // itself: an object named by the SHA-256 of exactly these bytes is acknowledged (as halleyd
+  // does). The config is named otherwise, and two writers of it must not both win.
+  auto exists = [&]() -> Result<void> {
+    const auto already = Fail(ErrorCode::kAlreadyExists, h.Path() + " already exists");
+    if (h.type == ObjectType::kConfig || httpclient::Sha256Hex(data) != h.name) return already;
+    HALLEY_ASSIGN_OR_RETURN(std::optional<Head> head, HeadObject(h));
+    if (!head) return Fail(ErrorCode::kUnavailable, "uploading " + h.Path() + ": conflict");
+    HALLEY_ASSIGN_OR_RETURN(bool same, SameContent(h, *head, data));
+    if (same) return {};
+    return already;
+  };
+  // Not every S3 server honours If-None-Match (s3rver does not): look first.
+  HALLEY_ASSIGN_OR_RETURN(std::optional<Head> head, HeadObject(h));
+  if (head) return exists();
+  auto put =
+      data.size() > options_.multipart_threshold ? PutMultipart(h, data) : PutSingle(h, data);
+  if (!put && put.error().Code() == ErrorCode::kAlreadyExists) return exists();
+  return put;
+}
+
+Result<void> S3BlobStore::PutSingle(const ObjectHandle& h, ByteView data) {
+  Request req = NewObjectRequest("PUT", h);
+  req.headers.emplace_back("Content-Type", "application/octet-stream");
+  req.headers.emplace_back("Content-MD5", ContentMd5(data));
+  req.headers.emplace_back("If-None-Match", "*");
+  req.body = data;
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+  if (IsHttpSuccess(r)) return {};
+  if (r.status == 412) return Fail(ErrorCode::kAlreadyExists, h.Path() + " already exists");
+  return Fail(StatusError(r, "uploading " + h.Path()));
+}
+
+Result<void> S3BlobStore::PutMultipart(const ObjectHandle& h, ByteView data) {
+  const std::string key = Key(h);
+  Request start{.method = "POST", .url = KeyUrl(key, "uploads")};
+  start.headers.emplace_back("Content-Type", "application/octet-stream");
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(start));
+  if (!IsHttpSuccess(r)) return Fail(StatusError(r, "starting the upload of " + h.Path()));
+  const std::string upload_id = XmlText(AsString(r.body), "UploadId");
+  if (upload_id.empty()) {
+    return Fail(ErrorCode::kIoError,
+                "starting the upload of " + h.Path() + ": " + Location() + " sent no UploadId");
+  }
+  auto done = UploadParts(h, upload_id, data);
+  if (!done) {
+    // Parts of an upload never completed are stored (and billed) until it is aborted.
+    Request abort{.method = "DELETE",
+                  .url = KeyUrl(key, "uploadId=" + httpclient::UriEncode(upload_id, true))};
+    (void)Send(abort);
+  }
+  return done;
+}
+
+Result<void> S3BlobStore::UploadParts(const ObjectHandle& h, const std::string& upload_id,
+                                      ByteView data) {
+  const std::string key = Key(h);
+  const std::string id_query = "uploadId=" + httpclient::UriEncode(upload_id, true);
+  std::string complete = "<CompleteMultipartUpload>";
+  int number = 1;
+  for (size_t off = 0; off < data.size(); off += options_.part_size, ++number) {
+    const ByteView part = data.subspan(off, std::min(options_.part_size, data.size() - off));
+    Request req{.method = "PUT",
+                .url = KeyUrl(key, "partNumber=" + std::to_string(number) + "&" + id_query)};
+    req.headers.emplace_back("Content-MD5", ContentMd5(part));
+    req.body = part;
+    HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+    const std::string part_name = "uploading part " + std::to_string(number) + " of " + h.Path();
+    if (!IsHttpSuccess(r)) return Fail(StatusError(r, part_name));
+    const std::string_view etag = r.Header("etag");
+    if (etag.empty()) {
+      return Fail(ErrorCode::kIoError, part_name + ": " + Location() + " sent no ETag");
+    }
+    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
+                std::string(etag) + "</ETag></Part>";
+  }
+  complete += "</CompleteMultipartUpload>";
+  Request req{.method = "POST", .url = KeyUrl(key, id_query)};
+  req.headers.emplace_back("Content-Type", "application/xml");
+  req.headers.emplace_back("If-None-Match", "*");
+  req.body = AsBytes(complete);
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+  if (r.status == 412) return Fail(ErrorCode::kAlreadyExists, h.Path() + " already exists");
+  // S3 may answer 200 and report a failure in the body (the answer starts before the parts
+  // are assembled).
+  if (!IsHttpSuccess(r) || AsString(r.body).find("<Error>") != std::string_view::npos) {
+    if (IsHttpSuccess(r)) r.status = 500;
+    return Fail(StatusError(r, "completing the upload of " + h.Path()));
+  }
+  return {};
+}
+
+Result<void> S3BlobStore::List(ObjectType type, const ListCallback& fn) {
+  if (type == ObjectType::kConfig) {
+    auto size = Stat(ObjectHandle::Config());
+    if (!size) {
+      return size.error().Code() == ErrorCode::kNotFound ? Result<void>() : Fail(size.error());
+    }
+    return fn({"config", *size});
+  }
+  const std::string dir = prefix_ + std::string(ObjectTypeDir(type)) + "/";
+  std::string token;
+  while (true) {
+    std::string query = "list-type=2&prefix_=" + httpclient::UriEncode(dir, true);
+    if (!token.empty()) query += "&continuation-token=" + httpclient::UriEncode(token, true);
+    Request req{.method = "GET", .url = BucketUrl() + "?" + query};
+    req.max_body = kMaxListPageBytes;
+    HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+    if (!IsHttpSuccess(r)) return Fail(StatusError(r, "listing " + dir));
+    const std::string_view xml = AsString(r.body);
+    for (std::string_view entry : XmlElements(xml, "Contents")) {
+      const std::string key = XmlText(entry, "Key");
+      const std::string size = XmlText(entry, "Size");
+      if (!key.starts_with(dir)) continue;
+      // data/ is sharded (data/3f/3fa2...); every other type is flat.
+      const std::string_view rest = std::string_view(key).substr(dir.size());
+      const ObjectHandle h{type, std::string(rest.substr(rest.rfind('/') + 1))};
+      // Anything else under the prefix_ (a stray file) is not an object of the vault.
+      if (!ValidateHandle(h) || Key(h) != key) continue;
+      auto bytes = ParseContentLength(size);
+      if (!bytes) {
+        return Fail(ErrorCode::kCorruption,
+                    "listing " + dir + ": " + Location() + " sent a bad size for " + key);
+      }
+      HALLEY_RETURN_IF_ERROR(fn({h.name, *bytes}));
+    }
+    if (XmlText(xml, "IsTruncated") != "true") return {};
+    std::string next = XmlText(xml, "NextContinuationToken");
+    if (next.empty() || next == token) {
+      return Fail(ErrorCode::kIoError,
+                  "listing " + dir + ": " + Location() + " sent a truncated page without a way on");
+    }
+    token = std::move(next);
+  }
+}
+
+Result<std::unique_ptr<S3BlobStore>> S3BlobStore::Open(std::string_view location,
+                                                       S3Options options) {
+  auto bad = [&](std::string_view why) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "invalid S3 vault location \"s3:" + httpclient::RedactUrl(location) +
+                    "\": " + std::string(why));
+  };
+  std::unique_ptr<S3BlobStore> store(new S3BlobStore(std::move(options)));
+  const S3Options& o = store->options_;
+  std::string_view rest = location;
+  store->scheme_ = "https";
+  for (std::string_view s : {"http", "https"}) {
+    if (rest.starts_with(std::string(s) + "://")) {
+      store->scheme_ = s;
+      rest.remove_prefix(s.size() + 3);
+    }
+  }
+  if (rest.find("://") != std::string_view::npos) return bad("want http:// or https://");
+  if (rest.find_first_of("?#@") != std::string_view::npos) {
+    return bad(
+        "a query, fragment or credentials are not allowed (credentials come from "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)");
+  }
+  const size_t slash = rest.find('/');
+  store->host_ = std::string(rest.substr(0, slash));
+  if (store->host_.empty()) return bad("no host");
+  if (slash == std::string_view::npos) return bad("no bucket: want HOST/BUCKET[/PREFIX]");
+  rest.remove_prefix(slash + 1);
+  const size_t bucket_end = rest.find('/');
+  store->bucket_ = std::string(rest.substr(0, bucket_end));
+  const bool bucket_ok = !store->bucket_.empty() && store->bucket_.size() <= 255 &&
+                         std::all_of(store->bucket_.begin(), store->bucket_.end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+                         });
+  if (!bucket_ok) return bad("invalid bucket name \"" + store->bucket_ + "\"");
+  std::string_view prefix =
+      bucket_end == std::string_view::npos ? std::string_view() : rest.substr(bucket_end + 1);
+  while (prefix.starts_with('/')) prefix.remove_prefix(1);
+  while (prefix.ends_with('/')) prefix.remove_suffix(1);
+  for (std::string_view p = prefix; !p.empty();) {
+    const std::string_view segment = p.substr(0, p.find('/'));
+    if (segment.empty() || segment == "." || segment == "..") {
+      return bad("the prefix may not have empty, \".\" or \"..\" parts");
+    }
+    p.remove_prefix(std::min(p.size(), segment.size() + 1));
+  }
+  if (!prefix.empty()) store->prefix_ = std::string(prefix) + "/";
+
+  store->region_ = o.region;
+  if (store->region_.empty()) store->region_ = RegionFromHost(store->host_);
+  if (store->region_.empty()) store->region_ = "us-east-1";
+  if (o.bucket_lookup == "dns") {
+    store->virtual_host_ = true;
+  } else if (o.bucket_lookup == "auto") {
+    store->virtual_host_ = std::string_view(store->host_)
+                               .substr(0, store->host_.find(':'))
+                               .ends_with(".amazonaws.com") &&
+                           IsDnsSafeBucket(store->bucket_);
+  } else if (o.bucket_lookup != "path") {
+    return bad("bucket lookup must be auto, dns or path, not \"" + o.bucket_lookup + "\"");
+  }
+  if (o.part_size < kMinPartSize) return bad("parts must be at least 5 MiB");
+  if (o.list_page_size < 1 || o.list_page_size > 1000) return bad("list pages hold 1 to 1000 keys");
+  if (o.multipart_threshold < o.part_size) return bad("the multipart threshold is below a part");
+  return store;
+}
+
+}  // namespace halley::storage

@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""backup-tool on `s3:` vaults, against two real S3 servers on loopback: Ceph's radosgw (a real
+object store that checks signatures, digests and conditional writes) and s3rver (a light fake
+many users test with). For each: the BlobStore conformance suite (tests/s3_blob_store_test.cc),
+backup, check --read-data and restore, and Debian's restic reading and writing the same vault
+(the layout is restic's). Then the failure paths: wrong credentials exit 13, a server gone for
+good exits 14 once the retry bound passes.
+
+  python3 tests/integration/test_s3.py --backup-tool PATH --s3-test PATH
+"""
+
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from s3servers import CephRgw, S3rver  # noqa: E402
+
+# What s3rver 3.7.1 does not do (s3servers.py has the table), so the suite's tests of it
+# cannot pass there; Ceph runs them all.
+S3RVER_GAPS = [
+    "*RangePastTheEndIsCorruption*",       # wrong Content-Length on unsatisfiable ranges
+    "*ReadAtFillsTheCallersBuffer*",       # "bytes=0-0" answers the whole object
+    "*ConcurrentPutsOfOneNameHaveOneWinner*",  # If-None-Match ignored: last writer wins
+    "*MultipartUploadsLeaveNothingOpen*",  # cannot list uploads (501)
+    "*WrongCredentialsAreRefused*",        # signatures are not checked
+]
+
+
+def restored_path(target, src):
+    return os.path.join(target, src.lstrip(b"/"))
+
+
+class S3Servers:
+    """The servers, started once for all tests (Ceph takes a few seconds)."""
+
+    ceph = s3rver = s3rver_tls = None
+
+    @classmethod
+    def start(cls, workdir):
+        cls.ceph = CephRgw(os.path.join(workdir, "ceph")).start()
+        s3dir = os.path.join(workdir, "s3rver")
+        os.makedirs(s3dir)
+        cls.s3rver = S3rver(s3dir).start()
+        # restic signs plain-http uploads in the aws-chunked form, which s3rver stores
+        # verbatim: restic writes through a TLS instance on the same directory.
+        cls.s3rver_tls = S3rver(s3dir, tls=True).start()
+
+    @classmethod
+    def stop(cls):
+        for s in (cls.s3rver_tls, cls.s3rver, cls.ceph):
+            if s:
+                s.stop()
+
+
+class S3Vault(harness.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        ok = CephRgw.available()
+        if not ok:
+            raise RuntimeError("Ceph is needed (scripts/install-deps installs it): " + ok.reason)
+        ok = S3rver.available()
+        if not ok:
+            raise RuntimeError("s3rver is needed (scripts/install-deps installs it): " + ok.reason)
+        cls.root = harness.Workdir("s3servers")
+        S3Servers.start(cls.root.path.decode() if isinstance(cls.root.path, bytes)
+                        else cls.root.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        S3Servers.stop()
+        cls.root.close()
+
+    def setUp(self):
+        super().setUp()
+        self.rng, _ = harness.seeded_rng(self.id())
+
+    def servers(self):
+        return [("ceph", S3Servers.ceph), ("s3rver", S3Servers.s3rver)]
+
+    def vault(self, server, location):
+        v = harness.Vault(location, self.wd.path)
+        v.env.update(server.env())
+        return v
+
+    def build_tree(self, name):
+        src = self.wd.sub(name)
+        harness.build_every_type_tree(src, self.rng, big=False, nonutf8_symlink=False,
+                                      sparse_size=16 << 20)
+        harness.write_file(os.path.join(src, b"random-5MiB"),
+                           harness.pseudo_random_bytes(self.rng, 5 << 20))
+        return src
+
+    def restic_ok(self, v, *args):
+        r = v.restic(*args)
+        bad = [line for line in r.stdout.splitlines() + r.stderr.splitlines()
+               if harness.is_restic_error_line(line)]
+        if r.rc != 0 or bad:
+            self.fail("restic failed:\n" + "\n".join(bad) + "\n" + r.describe())
+        return r
+
+    # ------------------------------------------------------------------------------------
+    def test_conformance_suite(self):
+        for name, server in self.servers():
+            with self.subTest(server=name):
+                bucket = f"conformance-{name}"
+                server.make_bucket(bucket)
+                env = dict(os.environ, **server.env(), HALLEY_S3_ENDPOINT=server.endpoint,
+                           HALLEY_S3_BUCKET=bucket)
+                argv = [harness.OPTIONS.s3_test]
+                if server is S3Servers.s3rver:
+                    argv.append("--gtest_filter=-" + ":".join(S3RVER_GAPS))
+                r = harness.run(argv, env=env, timeout=900)
+                if r.rc != 0:
+                    self.fail(f"conformance suite on {name} failed:\n{r.describe()}")
+                self.assertIn("[  PASSED  ]", r.stdout)
+
+    def test_backup_check_restore_and_restic_shares_the_vault(self):
+        for name, server in self.servers():
+            with self.subTest(server=name):
+                bucket = f"vault-{name}"
+                server.make_bucket(bucket)
+                location = f"s3:{server.endpoint}/{bucket}/some/prefix"
+                v = self.vault(server, location)
+                r = v.init()
+                self.assertIn(location, r.stdout)
+                src = self.build_tree(f"src-{name}")
+                _, first = v.backup(src)
+                harness.write_file(os.path.join(src, b"added-later"), b"later\n")
+                _, second = v.backup(src)
+                self.assertEqual(second.get("files_new"), 1, second)
+                v.bt("check", "--read-data", expect=0)
+                target = self.wd.sub(f"restore-{name}")
+                v.restore("latest", target, expect=0)
+                self.assertTreesEqual(src, restored_path(target, src), compare_root=True)
+
+                # restic reads and writes the same vault: its own layout under the prefix.
+                r_loc = location
+                extra = []
+                if server is S3Servers.s3rver:
+                    r_loc = f"s3:{S3Servers.s3rver_tls.endpoint}/{bucket}/some/prefix"
+                    extra = ["--cacert", S3Servers.s3rver_tls.cert]
+                rv = self.vault(server, r_loc)
+                self.restic_ok(rv, *extra, "--no-cache", "check", "--read-data")
+                self.restic_ok(rv, *extra, "--no-cache", "backup", os.fsdecode(src))
+                snaps = v.snapshots()
+                self.assertEqual(len(snaps), 3)
+                self.assertIn(first["snapshot_id"], [s["id"] for s in snaps])
+                v.bt("check", "--read-data", expect=0)
+
+    def test_wrong_credentials_exit_13(self):
+        server = S3Servers.ceph
+        server.make_bucket("creds")
+        v = self.vault(server, f"s3:{server.endpoint}/creds/v")
+        v.init()
+        v.env["AWS_SECRET_ACCESS_KEY"] = server.secret_key[:-1] + "x"
+        r = v.bt("snapshots")
+        self.assertExit(r, 13)
+        self.assertNotIn(v.env["AWS_SECRET_ACCESS_KEY"], r.stderr)
+        del v.env["AWS_SECRET_ACCESS_KEY"]
+        r = v.bt("snapshots")
+        self.assertExit(r, 1)
+        self.assertIn("AWS_SECRET_ACCESS_KEY", r.stderr)
+
+    def test_a_server_gone_for_good_exits_14_within_the_bound(self):
+        d = self.wd.mkdir("gone")
+        server = S3rver(os.fsdecode(d)).start()
+        try:
+            server.make_bucket("gone")
+            v = self.vault(server, f"s3:{server.endpoint}/gone/v")
+            v.init()
+        finally:
+            server.stop()
+        start = time.monotonic()
+        r = v.bt("--retry-seconds", "4", "snapshots")
+        took = time.monotonic() - start
+        self.assertExit(r, 14)
+        self.assertGreaterEqual(took, 4)
+        self.assertLess(took, 30)
+        self.assertIn("retrying in", r.stderr)
+        self.assertIn("gave up after", r.stderr)
+        # --json: the exit code is in the last line.
+        r = v.bt("--json", "--retry-seconds", "0", "snapshots")
+        self.assertExit(r, 14)
+        self.assertEqual(json.loads(r.stderr.splitlines()[-1])["code"], 14)
+
+
+if __name__ == "__main__":
+    harness.main([("--s3-test", {"required": True, "help": "path of s3_blob_store_test"})])
