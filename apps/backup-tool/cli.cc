@@ -197,6 +197,11 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
   if (s3) {
     HALLEY_ASSIGN_OR_RETURN(storage::S3Options options, S3Settings());
     options.http = std::move(http);
+    // A managed S3 vault brings its own credentials (its secret unwrapped from the profile).
+    if (managed && !managed->s3_access_key.empty()) {
+      options.credentials = {managed->s3_access_key, managed->s3_secret_key, ""};
+      if (!managed->s3_region.empty()) options.region = managed->s3_region;
+    }
     HALLEY_ASSIGN_OR_RETURN(auto store,
                             storage::S3BlobStore::Open(location.substr(3), std::move(options)));
     return WithRetries(std::move(store));

@@ -41,8 +41,16 @@ int RunRequest(Cli& cli, const VaultFlags& f) {
 int RunAdd(Cli& cli, const VaultFlags& f) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
+  client::S3Credentials s3;
+  if (f.location.rfind("s3:", 0) == 0) {
+    auto settings = cli.S3Settings();
+    if (!settings) return cli.Fatal(settings.error());
+    s3 = {settings->credentials.access_key_id, settings->credentials.secret_access_key,
+          settings->region};
+  }
   auto vault = client::VaultForLocation(
-      f.location, f.name, ByteView((*account)->State().r.data(), 24), client::UnixNow());
+      f.location, f.name, ByteView((*account)->State().r.data(), 24), client::UnixNow(), s3);
+  SecureZero(s3.secret_key.data(), s3.secret_key.size());
   if (!vault) return cli.Fatal(vault.error());
   // An existing vault keeps its password (asked for and checked now); an empty location
   // gets a new vault with a random one.
@@ -183,7 +191,9 @@ void AddVault(CLI::App& app, Cli& cli) {
       "add", "add a vault at a location (an existing one keeps its data and password)");
   add->add_option("--name", f->name, "the vault's name")->required();
   add->add_option("--repo", f->location,
-                  "a local path, or rest:http[s]://ID:KEY@HOST/storage/ID/ (a Halley bucket)")
+                  "a local path, rest:http[s]://ID:KEY@HOST/storage/ID/ (a Halley bucket) or "
+                  "s3:[http[s]://]HOST/BUCKET[/PREFIX] (with AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY)")
       ->required();
   add->callback([&cli, f] { cli.exit_code = RunAdd(cli, *f); });
 

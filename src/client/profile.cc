@@ -11,6 +11,7 @@ namespace halley::client {
 namespace {
 
 constexpr char kVaultPasswordPurpose[] = "vault-password";
+constexpr char kS3SecretPurpose[] = "s3-secret-key";
 
 std::string BucketKeyPurpose(const Json& vault) {
   return "bucket-key/" + StringField(vault, "CometBucket");
@@ -145,11 +146,32 @@ Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteVi
       SecureZero(key.data(), key.size());
       return out;
     }
+    case kVaultS3: {
+      const std::string server = StringField(v, "S3Server");
+      const std::string bucket = StringField(v, "S3BucketName");
+      if (server.empty() || bucket.empty() || server.find_first_of("/@") != std::string::npos) {
+        return Fail(ErrorCode::kInvalidArgument, "the Storage Vault \"" + out.description +
+                                                     "\" has no valid S3Server and S3BucketName");
+      }
+      const bool tls = !v.contains("S3UsesTLS") || v["S3UsesTLS"] != false;
+      const std::string subdir = StringField(v, "S3Subdir");
+      out.location = std::string("s3:") + (tls ? "https://" : "http://") + server + "/" + bucket +
+                     (subdir.empty() ? "" : "/" + subdir);
+      out.s3_access_key = StringField(v, "S3AccessKey");
+      out.s3_secret_key = StringField(v, "S3SecretKey");
+      if (out.s3_secret_key.empty() && !StringField(v, "EncryptedS3SecretKey").empty()) {
+        HALLEY_ASSIGN_OR_RETURN(out.s3_secret_key,
+                                Unwrap(v, "EncryptedS3SecretKey", r, kS3SecretPurpose));
+      }
+      out.s3_region = StringField(v, "S3CustomRegion");
+      return out;
+    }
     default:
       return Fail(ErrorCode::kNotSupported,
                   "the Storage Vault \"" + out.description + "\" has type " +
                       std::to_string(IntField(v, "DestinationType")) +
-                      "; this client opens Local Path (1002) and Halley bucket (1003) vaults");
+                      "; this client opens S3 (1000), Local Path (1002) and Halley bucket "
+                      "(1003) vaults");
   }
 }
 
@@ -189,12 +211,15 @@ Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r) {
     if (!StringField(v, "EncryptedBucketKey").empty()) {
       HALLEY_RETURN_IF_ERROR(rewrap(v, "EncryptedBucketKey", BucketKeyPurpose(v)));
     }
+    if (!StringField(v, "EncryptedS3SecretKey").empty()) {
+      HALLEY_RETURN_IF_ERROR(rewrap(v, "EncryptedS3SecretKey", kS3SecretPurpose));
+    }
   }
   return {};
 }
 
 Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
-                              int64_t now) {
+                              int64_t now, const S3Credentials& s3) {
   Json v = {{"Description", description},
             {"CreateTime", now},
             {"ModifyTime", now},
@@ -202,7 +227,44 @@ Result<Json> VaultForLocation(std::string_view location, std::string_view descri
             {"EncryptedEncryptionKey", ""},
             {"RepoInitTimestamp", 0}};
   const std::string_view kForms =
-      "a local path, or a Halley bucket rest:http[s]://ID:KEY@HOST[:PORT]/storage/ID/";
+      "a local path, a Halley bucket rest:http[s]://ID:KEY@HOST[:PORT]/storage/ID/, or an S3 "
+      "bucket s3:[http[s]://]HOST[:PORT]/BUCKET[/PREFIX]";
+  if (location.rfind("s3:", 0) == 0) {
+    std::string_view rest = location.substr(3);
+    bool tls = true;
+    if (rest.rfind("http://", 0) == 0) {
+      tls = false;
+      rest.remove_prefix(7);
+    } else if (rest.rfind("https://", 0) == 0) {
+      rest.remove_prefix(8);
+    }
+    const size_t slash = rest.find('/');
+    const std::string_view server = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    while (path.ends_with('/')) path.remove_suffix(1);
+    const std::string_view bucket = path.substr(0, path.find('/'));
+    const std::string_view subdir =
+        bucket.size() < path.size() ? path.substr(bucket.size() + 1) : std::string_view();
+    if (server.empty() || bucket.empty() || server.find_first_of("@?#") != std::string::npos) {
+      return Fail(ErrorCode::kInvalidArgument, "a vault location must be " + std::string(kForms));
+    }
+    if (s3.access_key.empty() || s3.secret_key.empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "an S3 vault needs its credentials: set AWS_ACCESS_KEY_ID and "
+                  "AWS_SECRET_ACCESS_KEY (the secret is kept wrapped by your login)");
+    }
+    v["DestinationType"] = kVaultS3;
+    v["S3Server"] = server;
+    v["S3UsesTLS"] = tls;
+    v["S3BucketName"] = bucket;
+    v["S3Subdir"] = subdir;
+    v["S3CustomRegion"] = s3.region;
+    v["S3AccessKey"] = s3.access_key;
+    v["S3SecretKey"] = "";
+    v["EncryptedS3SecretKey"] =
+        Base64Encode(crypto::WrapSecret(r, kS3SecretPurpose, AsBytes(s3.secret_key)));
+    return v;
+  }
   if (location.rfind("rest:", 0) != 0) {
     if (location.rfind("local:", 0) == 0) location.remove_prefix(6);
     if (location.empty() || location.find(':') != std::string_view::npos) {

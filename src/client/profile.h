@@ -8,6 +8,7 @@
 //   EncryptionKeyEncryptionMethod = 1 (ours; 0 is the product's "not configured")
 //   EncryptedEncryptionKey = base64(WrapSecret(R, "vault-password", vault password))
 //   EncryptedBucketKey     = base64(WrapSecret(R, "bucket-key/" + CometBucket, bucket key))
+//   EncryptedS3SecretKey   = base64(WrapSecret(R, "s3-secret-key", S3 secret access key))
 //
 // The vault password is hex(E) for vaults a device created. Its wrap names no vault ID, so the
 // manual's cloning procedure (copy EncryptionKeyEncryptionMethod, EncryptedEncryptionKey and
@@ -27,6 +28,7 @@
 namespace halley::client {
 
 // DestinationType values (comet.md §3.2) a device can open so far.
+inline constexpr int64_t kVaultS3 = 1000;
 inline constexpr int64_t kVaultLocalPath = 1002;
 inline constexpr int64_t kVaultHalleyBucket = 1003;  // the product's "Comet Server" type
 inline constexpr int64_t kEncryptionMethodUnconfigured = 0;
@@ -50,6 +52,14 @@ struct VaultAccess {
   std::string location;      // a --repo location: a path, or rest:http[s]://ID:KEY@host/storage/ID/
   std::string password;      // the vault password
   bool initialized = false;  // RepoInitTimestamp != 0
+  // An S3 vault's (type 1000) credentials and region; empty for other types.
+  std::string s3_access_key, s3_secret_key, s3_region;
+};
+
+// What an S3 vault entry needs beside its location: the credentials (the secret key is
+// stored wrapped by R) and the region ("" for the server's default).
+struct S3Credentials {
+  std::string access_key, secret_key, region;
 };
 
 // True if the vault entry carries a wrapped vault password (and a bucket key, for type 1003).
@@ -74,11 +84,13 @@ void SetBucketKey(Json& vault, ByteView r, std::string_view key);
 // that vault's keys.
 Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r);
 
-// A vault entry for `location`: a local path (type 1002), or a halleyd bucket URL
-// rest:http[s]://ID:KEY@host[:port][/prefix]/storage/ID/ (type 1003; its key wrapped by `r`).
-// kInvalidArgument for other locations (with the forms that are accepted).
+// A vault entry for `location`: a local path (type 1002), a halleyd bucket URL
+// rest:http[s]://ID:KEY@host[:port][/prefix]/storage/ID/ (type 1003; its key wrapped by `r`),
+// or an S3 bucket s3:[http[s]://]host[:port]/bucket[/prefix] with `s3` (type 1000; the secret
+// key wrapped by `r`). kInvalidArgument for other locations (with the forms that are accepted)
+// or an S3 location without credentials.
 Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
-                              int64_t now);
+                              int64_t now, const S3Credentials& s3 = {});
 
 // A Protected Item of files and folders (engine1/file).
 struct FileItem {

@@ -121,7 +121,7 @@ TEST(ProfileTest, RejectsLocationsItCannotRecord) {
   ASSERT_TRUE(Succeeds(local));
   EXPECT_EQ((*local)["DestinationType"], kVaultLocalPath);
   EXPECT_EQ((*local)["LocalcopyPath"], "/srv/vault");
-  Json other = {{"DestinationType", 1000},
+  Json other = {{"DestinationType", 1001},  // SFTP
                 {"EncryptionKeyEncryptionMethod", 1},
                 {"EncryptedEncryptionKey", ""}};
   EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", other), "v", kR), ErrorCode::kCorruption));
@@ -152,6 +152,47 @@ TEST(ProfileTest, APasswordChangeRewrapsEverySecret) {
   EXPECT_EQ(p, before);
   // A secret neither key opens stops the change: saving would lose it.
   EXPECT_TRUE(FailsWith(RewrapSecrets(p, kR, Bytes(24, 0x44)), ErrorCode::kUnauthenticated));
+}
+
+TEST(ProfileTest, S3VaultsKeepTheirSecretKeyWrapped) {
+  const S3Credentials creds{"AKIDEXAMPLE", "secret/key+1", "eu-west-1"};
+  auto v = VaultForLocation("s3:http://127.0.0.1:7480/bucket/a/b/", "cloud", kR, 0, creds);
+  ASSERT_TRUE(Succeeds(v));
+  EXPECT_EQ((*v)["DestinationType"], kVaultS3);
+  EXPECT_EQ((*v)["S3Server"], "127.0.0.1:7480");
+  EXPECT_EQ((*v)["S3UsesTLS"], false);
+  EXPECT_EQ((*v)["S3BucketName"], "bucket");
+  EXPECT_EQ((*v)["S3Subdir"], "a/b");
+  EXPECT_EQ((*v)["S3AccessKey"], "AKIDEXAMPLE");
+  EXPECT_EQ((*v)["S3SecretKey"], "");
+  EXPECT_EQ(v->dump().find("secret/key"), std::string::npos) << v->dump();
+  SetVaultPassword(*v, kR, "pw");
+  Json p = ProfileWith("v1", *v);
+  auto read = ReadVault(p, "v1", kR);
+  ASSERT_TRUE(Succeeds(read));
+  EXPECT_EQ(read->location, "s3:http://127.0.0.1:7480/bucket/a/b");
+  EXPECT_EQ(read->s3_access_key, "AKIDEXAMPLE");
+  EXPECT_EQ(read->s3_secret_key, "secret/key+1");
+  EXPECT_EQ(read->s3_region, "eu-west-1");
+  // A password change re-wraps the secret key too.
+  ASSERT_TRUE(Succeeds(RewrapSecrets(p, kR, kOtherR)));
+  EXPECT_TRUE(FailsWith(ReadVault(p, "v1", kR), ErrorCode::kUnauthenticated));
+  auto after = ReadVault(p, "v1", kOtherR);
+  ASSERT_TRUE(Succeeds(after));
+  EXPECT_EQ(after->s3_secret_key, "secret/key+1");
+  // TLS unless the location says http://; an admin's plain S3SecretKey is used as it is.
+  auto aws = VaultForLocation("s3:s3.amazonaws.com/b", "aws", kR, 0, creds);
+  ASSERT_TRUE(Succeeds(aws));
+  SetVaultPassword(*aws, kR, "pw");
+  (*aws)["S3SecretKey"] = "plain";
+  auto read_aws = ReadVault(ProfileWith("v2", *aws), "v2", kR);
+  ASSERT_TRUE(Succeeds(read_aws));
+  EXPECT_EQ(read_aws->location, "s3:https://s3.amazonaws.com/b");
+  EXPECT_EQ(read_aws->s3_secret_key, "plain");
+  // Without credentials, or without a bucket: refused.
+  EXPECT_TRUE(FailsWith(VaultForLocation("s3:host/b", "x", kR, 0), ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(FailsWith(VaultForLocation("s3:host/", "x", kR, 0, creds),
+                        ErrorCode::kInvalidArgument));
 }
 
 TEST(ProfileTest, FieldsOfTheWrongTypeReadAsEmpty) {

@@ -17,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+from s3servers import CephRgw  # noqa: E402
 from server import HalleydTestCase, config as server_config, setup_admin  # noqa: E402
 
 USER, USER_PASSWORD = "alice", "alice's password 7"
@@ -305,6 +306,38 @@ class Managed(HalleydTestCase):
                  "--username", "mallory", password="m", expect=0)
         r = m.bt("--vault", "new", "snapshots", expect=12)
         self.assertIn("another account", r.stderr)
+
+    def test_an_s3_vault_keeps_its_credentials_in_the_profile(self):
+        """vault add with an s3: location records a type 1000 vault: the access key in the
+        clear, the secret key wrapped by the login (the server cannot read it). Later commands
+        need no AWS_* variables: the device unwraps the secret itself."""
+        ok = CephRgw.available()
+        if not ok:
+            self.fail("Ceph is needed (scripts/install-deps installs it): " + ok.reason)
+        with CephRgw(os.fsdecode(self.wd.sub("ceph"))) as s3:
+            s3.make_bucket("devices")
+            d = Device(self.wd.path, "laptop")
+            d.login(self.server)
+            location = f"s3:{s3.endpoint}/devices/laptop"
+            d.bt("vault", "add", "--name", "cloud", "--repo", location, expect=1)  # no keys
+            d.env.update(s3.env())
+            d.bt("vault", "add", "--name", "cloud", "--repo", location, expect=0)
+            for k in s3.env():
+                del d.env[k]
+            (vid, v), = self.profile()["Destinations"].items()
+            self.assertEqual(v["DestinationType"], 1000)
+            self.assertEqual(v["S3BucketName"], "devices")
+            self.assertEqual(v["S3Subdir"], "laptop")
+            self.assertEqual(v["S3AccessKey"], s3.access_key)
+            self.assertEqual(v["S3SecretKey"], "")
+            self.assertEqual(self.server_files_contain(s3.secret_key.encode()), [])
+            src = self.tree()
+            d.bt("--vault", "cloud", "backup", src, expect=0)
+            d.bt("--vault", "cloud", "check", "--read-data", expect=0)
+            target = self.wd.sub("restore")
+            d.bt("--vault", "cloud", "restore", "latest", "--target", target, expect=0)
+            self.assertTreesEqual(src, os.path.join(target, src.lstrip(b"/")), compare_root=True)
+            self.assertEqual(self.jobs()[-1]["Status"], 5000)
 
     def test_a_full_vault_ends_the_job_with_7003(self):
         self.server.stop()
