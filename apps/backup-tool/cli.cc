@@ -176,6 +176,13 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
   const bool rest = location.rfind("rest:", 0) == 0;
   const bool s3 = location.rfind("s3:", 0) == 0;
   httpclient::ClientOptions http;
+  if (global.limit_upload_kib > 0) {
+    http.upload_limit = std::make_shared<httpclient::RateLimiter>(global.limit_upload_kib * 1024);
+  }
+  if (global.limit_download_kib > 0) {
+    http.download_limit =
+        std::make_shared<httpclient::RateLimiter>(global.limit_download_kib * 1024);
+  }
   if (rest || s3) {
     // A managed vault on the account's server trusts what the login was told to trust.
     std::string ca = global.cacert;

@@ -51,6 +51,8 @@ struct GlobalOptions {
   int pack_size_mib = 16;
   std::vector<std::string> options;  // -o key=value: backend options (s3.region, ...)
   int retry_seconds = 300;           // how long a remote store's failing call is retried
+  int64_t limit_upload_kib = 0;      // KiB/s for remote vaults; 0: no limit
+  int64_t limit_download_kib = 0;
 };
 
 enum class LockMode { kNone, kShared, kExclusive };

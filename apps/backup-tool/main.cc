@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
                  "retry a remote vault's failing requests for this long before giving up with "
                  "exit code 14; 0: no retries (env BACKUP_TOOL_RETRY_SECONDS, default 300)")
       ->check(CLI::Range(0, 86400));
+  app.add_option("--limit-upload", cli.global.limit_upload_kib,
+                 "limit uploads to a remote vault to this many KiB/s (all connections together)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--limit-download", cli.global.limit_download_kib,
+                 "limit downloads from a remote vault to this many KiB/s")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   app.add_flag("--json", cli.global.json, "print JSON (JSON lines for progress) instead of text");
   app.add_flag("-q,--quiet", cli.global.quiet, "print only errors");
   app.add_flag("-v,--verbose", cli.global.verbose, "print more (repeat for even more)");

@@ -191,8 +191,8 @@ TEST(ProfileTest, S3VaultsKeepTheirSecretKeyWrapped) {
   EXPECT_EQ(read_aws->s3_secret_key, "plain");
   // Without credentials, or without a bucket: refused.
   EXPECT_TRUE(FailsWith(VaultForLocation("s3:host/b", "x", kR, 0), ErrorCode::kInvalidArgument));
-  EXPECT_TRUE(FailsWith(VaultForLocation("s3:host/", "x", kR, 0, creds),
-                        ErrorCode::kInvalidArgument));
+  EXPECT_TRUE(
+      FailsWith(VaultForLocation("s3:host/", "x", kR, 0, creds), ErrorCode::kInvalidArgument));
 }
 
 TEST(ProfileTest, FieldsOfTheWrongTypeReadAsEmpty) {

@@ -17,6 +17,8 @@ namespace {
 
 constexpr size_t kMaxIdleHandles = 16;
 constexpr size_t kErrorBodyBytes = 4096;
+// A throttled upload's pieces: small enough for a smooth rate, large enough to cost nothing.
+constexpr size_t kThrottledPiece = 64 * 1024;
 
 void GlobalInit() {
   static std::once_flag once;
@@ -50,6 +52,9 @@ std::string HostOf(std::string_view url) {
 struct Transfer {
   const Request* req;
   Response* resp;
+  RateLimiter* download_limit = nullptr;
+  RateLimiter* upload_limit = nullptr;
+  size_t sent = 0;  // bytes of req->body handed to libcurl (throttled uploads)
   bool too_long = false;
 
   bool Success() const { return resp->status >= 200 && resp->status < 300; }
@@ -75,9 +80,31 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// Throttled uploads hand the body to libcurl piece by piece, each after its slot.
+size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t len = std::min({size * n, t->req->body.size() - t->sent, kThrottledPiece});
+  if (len == 0) return 0;
+  t->upload_limit->Acquire(len);
+  std::memcpy(buffer, t->req->body.data() + t->sent, len);
+  t->sent += len;
+  return len;
+}
+
+// libcurl sends a request again on a keep-alive connection that turned out to be closed.
+int OnSeek(void* user, curl_off_t offset, int origin) {
+  auto* t = static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > t->req->body.size()) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  t->sent = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t len = size * n;
+  if (t->download_limit) t->download_limit->Acquire(len);
   Response& r = *t->resp;
   if (!t->Success()) {
     const size_t keep = std::min(len, kErrorBodyBytes - std::min(kErrorBodyBytes, r.body.size()));
@@ -212,7 +239,7 @@ Result<Response> Client::Do(const Request& req) {
   } release{pool_.get(), h};
 
   Response resp;
-  Transfer t{&req, &resp};
+  Transfer t{&req, &resp, options_.download_limit.get(), options_.upload_limit.get()};
   char detail[CURL_ERROR_SIZE] = {0};
   curl_slist* headers = nullptr;
   struct FreeHeaders {
@@ -251,7 +278,15 @@ Result<Response> Client::Do(const Request& req) {
       // libcurl sends the caller's bytes without copying them; "" for an empty body, since
       // a null pointer would make it read the body from stdin.
       const void* data = req.body.empty() ? "" : static_cast<const void*>(req.body.data());
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+      if (t.upload_limit && !req.body.empty()) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+        curl_easy_setopt(h, CURLOPT_READDATA, &t);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
+      } else {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, data);
+      }
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
     }
   }

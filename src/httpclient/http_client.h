@@ -26,6 +26,7 @@
 
 #include "base/bytes.h"
 #include "base/error.h"
+#include "httpclient/rate_limiter.h"
 
 namespace halley::httpclient {
 
@@ -38,6 +39,9 @@ struct ClientOptions {
   // a dead link cannot hang a backup; a slow but moving transfer is never cut.
   std::chrono::seconds stall_timeout{120};
   std::string user_agent = {};  // empty: "backup-tool/<version>"
+  // Bandwidth limits shared with every client holding the same limiter; null: none.
+  std::shared_ptr<RateLimiter> upload_limit = nullptr;
+  std::shared_ptr<RateLimiter> download_limit = nullptr;
 };
 
 struct Request {

@@ -150,6 +150,40 @@ TEST(HttpClientTest, PostSendsTheBodyWithoutExpectContinue) {
   EXPECT_EQ(server.LastRequest().rfind("DELETE /x HTTP/1.1\r\n", 0), 0u);
 }
 
+TEST(HttpClientTest, UploadsAndDownloadsKeepToTheirLimits) {
+  constexpr size_t kSize = 1 << 20;
+  constexpr uint64_t kRate = 512 * 1024;  // 2 s for kSize, less the 0.1 s allowance
+  const std::string big(kSize, 'x');
+  TestServer server([&](const std::string& req) {
+    return req.rfind("GET", 0) == 0 ? Reply("200 OK", big) : Reply("200 OK", "");
+  });
+  auto limit = std::make_shared<RateLimiter>(kRate);
+  using Clock = std::chrono::steady_clock;
+  // Two clients share the upload limit: together they take as long as one upload of both.
+  Client a({.upload_limit = limit});
+  Client b({.upload_limit = limit});
+  const Bytes body(kSize / 2, 0x61);
+  auto start = Clock::now();
+  for (Client* c : {&a, &b}) {
+    auto r = c->Do({.method = "PUT", .url = server.Url("/up"), .body = body});
+    ASSERT_TRUE(Succeeds(r));
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(1800));
+  // The whole body arrived, as one request with a Content-Length.
+  const std::string last = server.LastRequest();
+  EXPECT_EQ(last.rfind("PUT /up", 0), 0u);
+  EXPECT_NE(last.find("Content-Length: 524288"), std::string::npos);
+  EXPECT_EQ(last.substr(last.find("\r\n\r\n") + 4), std::string(kSize / 2, 'a'));
+
+  Client down({.download_limit = std::make_shared<RateLimiter>(kRate)});
+  start = Clock::now();
+  auto r = down.Do({.method = "GET", .url = server.Url("/down")});
+  ASSERT_TRUE(Succeeds(r));
+  EXPECT_EQ(r->body.size(), kSize);
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(1800));
+}
+
 TEST(HttpClientTest, HeadReportsContentLengthWithoutBody) {
   TestServer server([](const std::string&) {
     return std::string("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: close\r\n\r\n");

@@ -152,6 +152,24 @@ class S3Vault(harness.TestCase):
                 self.assertIn(first["snapshot_id"], [s["id"] for s in snaps])
                 v.bt("check", "--read-data", expect=0)
 
+    def test_the_upload_limit_holds_over_30_seconds(self):
+        server = S3Servers.s3rver
+        server.make_bucket("limited")
+        v = self.vault(server, f"s3:{server.endpoint}/limited/v")
+        v.init()
+        src = self.wd.mkdir("limited-src")
+        size = 30 << 20
+        harness.write_file(os.path.join(src, b"random"), harness.pseudo_random_bytes(self.rng, size))
+        start = time.monotonic()
+        _, summary = v.backup(src, extra=("--limit-upload", "1024"))  # 1 MiB/s
+        took = time.monotonic() - start
+        sent = summary["data_added_packed"] if "data_added_packed" in summary else size
+        rate = sent / took / (1 << 20)
+        harness.log(f"uploaded {sent} bytes in {took:.1f} s: {rate:.3f} MiB/s (limit 1)")
+        self.assertLessEqual(rate, 1.10)
+        self.assertGreaterEqual(sent, size)
+        v.bt("check", "--read-data", expect=0)
+
     def test_wrong_credentials_exit_13(self):
         server = S3Servers.ceph
         server.make_bucket("creds")
