@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -263,6 +264,14 @@ Result<Response> Client::Do(const Request& req) {
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   if (!options_.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, options_.ca_file.c_str());
+  // HTTP_PROXY and HTTPS_PROXY work in either case (the product's manual). libcurl ignores an
+  // upper-case HTTP_PROXY, a precaution for CGI programs, where it may come from a request's
+  // Proxy header ("httpoxy"); this is no CGI program. NO_PROXY still applies.
+  if (req.url.rfind("http://", 0) == 0 && std::getenv("http_proxy") == nullptr) {
+    if (const char* proxy = std::getenv("HTTP_PROXY"); proxy != nullptr && *proxy != '\0') {
+      curl_easy_setopt(h, CURLOPT_PROXY, proxy);
+    }
+  }
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// A small HTTP/1.1 client over libcurl for remote vaults (restic's REST protocol; later S3).
+// A small HTTP/1.1 client over libcurl for remote vaults (restic's REST protocol, S3) and the
+// account server.
 // One Client serves every thread of a process: it keeps a pool of libcurl handles, each with
 // its own connection cache, so that keep-alive connections are reused across requests.
 //
-// Proxies: libcurl's own environment variables are honoured and nothing overrides them:
-// `https_proxy`/`HTTPS_PROXY` for https:// URLs, `http_proxy` (lower case only: libcurl
-// ignores HTTP_PROXY, see "httpoxy") for http:// URLs, `all_proxy`/`ALL_PROXY` for both, and
-// `no_proxy`/`NO_PROXY` for exceptions. A proxy URL may be http://, https://, socks4://,
-// socks5:// or socks5h:// (DNS through the proxy).
+// Proxies come from the environment, as the product's manual describes: `HTTP_PROXY` or
+// `http_proxy` for http:// URLs, `HTTPS_PROXY` or `https_proxy` for https:// URLs,
+// `ALL_PROXY`/`all_proxy` for both, and `NO_PROXY`/`no_proxy` for exceptions. A proxy URL may
+// be http://, https://, socks4://, socks5:// or socks5h:// (DNS through the proxy), with
+// user:password@ credentials.
 //
 // Secrets: URLs should not carry credentials (send an Authorization header instead); in any
 // case error messages never contain a URL's user:password part nor any header value.

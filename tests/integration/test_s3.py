@@ -4,7 +4,7 @@
 object store that checks signatures, digests and conditional writes) and s3rver (a light fake
 many users test with). For each: the BlobStore conformance suite (tests/s3_blob_store_test.cc),
 backup, check --read-data and restore, and Debian's restic reading and writing the same vault
-(the layout is restic's). Then the failure paths: wrong credentials exit 13, a server gone for
+(the layout is restic's), and a local vault moved to S3 with rclone. Then the failure paths: wrong credentials exit 13, a server gone for
 good exits 14 once the retry bound passes.
 
   python3 tests/integration/test_s3.py --backup-tool PATH --s3-test PATH
@@ -169,6 +169,42 @@ class S3Vault(harness.TestCase):
         self.assertLessEqual(rate, 1.10)
         self.assertGreaterEqual(sent, size)
         v.bt("check", "--read-data", expect=0)
+
+    def test_a_local_vault_copied_to_s3_with_rclone_restores_the_same(self):
+        """The manual's migration between Storage Vault types: every type has the same layout,
+        so copying the files moves a vault. rclone copies a local vault into Ceph; there it
+        opens with the same password, checks clean, restores the same tree and takes new
+        backups; copied back to disk, it is still a vault."""
+        server = S3Servers.ceph
+        server.make_bucket("migrated")
+        local = self.new_vault("local")
+        src = self.build_tree("migrate-src")
+        _, summary = local.backup(src)
+        env = dict(os.environ, RCLONE_CONFIG_CEPH_TYPE="s3", RCLONE_CONFIG_CEPH_PROVIDER="Ceph",
+                   RCLONE_CONFIG_CEPH_ENDPOINT=server.endpoint,
+                   RCLONE_CONFIG_CEPH_ACCESS_KEY_ID=server.access_key,
+                   RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY=server.secret_key,
+                   RCLONE_CONFIG_CEPH_REGION=server.region, RCLONE_CONFIG="/dev/null")
+        # rclone 1.60's AWS SDK fails on a custom CA bundle with its own HTTP transport.
+        env.pop("AWS_CA_BUNDLE", None)
+        r = harness.run(["rclone", "copy", os.fsdecode(local.path), "ceph:migrated/moved"],
+                        env=env)
+        self.assertEqual(r.rc, 0, r.describe())
+        v = self.vault(server, f"s3:{server.endpoint}/migrated/moved")
+        self.assertEqual([s["id"] for s in v.snapshots()], [summary["snapshot_id"]])
+        v.bt("check", "--read-data", expect=0)
+        target = self.wd.sub("migrate-restore")
+        v.restore("latest", target, expect=0)
+        self.assertTreesEqual(src, restored_path(target, src), compare_root=True)
+        harness.write_file(os.path.join(src, b"after-the-move"), b"new\n")
+        _, second = v.backup(src)
+        self.assertEqual(second.get("files_new"), 1, second)
+        back = self.wd.sub("copied-back")
+        r = harness.run(["rclone", "copy", "ceph:migrated/moved", os.fsdecode(back)], env=env)
+        self.assertEqual(r.rc, 0, r.describe())
+        returned = harness.Vault(back, self.wd.path)
+        self.assertEqual(len(returned.snapshots()), 2)
+        returned.bt("check", "--read-data", expect=0)
 
     def test_wrong_credentials_exit_13(self):
         server = S3Servers.ceph
