@@ -141,6 +141,36 @@ TEST(S3BlobStore, MultipartUploadsLeaveNothingOpen) {
       << AsString(uploads.body);
 }
 
+TEST(S3BlobStore, StaleUploadsAreAborted) {
+  // An upload a killed process left behind, in this vault, and one in another vault.
+  const std::string location = FreshLocation();
+  auto store = S3BlobStore::Open(location, BaseOptions());
+  ASSERT_TRUE(Succeeds(store));
+  ASSERT_TRUE(Succeeds((*store)->Create()));
+  const std::string other = FreshLocation();
+  for (const std::string& base : {location, other}) {
+    const httpclient::Response r =
+        Raw("POST", base + "/data/ab/" + std::string(64, 'a') + "?uploads");
+    ASSERT_EQ(r.status, 200) << AsString(r.body);
+  }
+  auto young = (*store)->RemoveStaleTemporaries(std::chrono::hours(1));
+  ASSERT_TRUE(Succeeds(young));
+  EXPECT_EQ(*young, 0u);
+  auto removed = (*store)->RemoveStaleTemporaries(std::chrono::seconds(0));
+  ASSERT_TRUE(Succeeds(removed));
+  EXPECT_EQ(*removed, 1u);
+  const httpclient::Response uploads =
+      Raw("GET", Env("HALLEY_S3_ENDPOINT") + "/" + Env("HALLEY_S3_BUCKET") + "/?uploads");
+  const std::string_view body = AsString(uploads.body);
+  EXPECT_EQ(body.find(location.substr(location.find("/t"))), std::string_view::npos) << body;
+  EXPECT_NE(body.find(other.substr(other.find("/t") + 1)), std::string_view::npos) << body;
+  auto other_store = S3BlobStore::Open(other, BaseOptions());
+  ASSERT_TRUE(Succeeds(other_store));
+  auto cleaned = (*other_store)->RemoveStaleTemporaries(std::chrono::seconds(0));
+  ASSERT_TRUE(Succeeds(cleaned));
+  EXPECT_EQ(*cleaned, 1u);
+}
+
 TEST(S3BlobStore, RetriedUploadsOfTheSameContentAreAcknowledged) {
   auto store = OpenFresh();
   ASSERT_TRUE(Succeeds(store->Create()));

@@ -55,7 +55,8 @@ struct Transfer {
   Response* resp;
   RateLimiter* download_limit = nullptr;
   RateLimiter* upload_limit = nullptr;
-  size_t sent = 0;  // bytes of req->body handed to libcurl (throttled uploads)
+  size_t sent = 0;             // bytes of req->body handed to libcurl (throttled uploads)
+  bool head_complete = false;  // the blank line that ends the (last) response head came
   bool too_long = false;
 
   bool Success() const { return resp->status >= 200 && resp->status < 300; }
@@ -74,6 +75,9 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
       status = status * 10 + (line[i] - '0');
     }
     t->resp->status = status;
+    t->head_complete = false;
+  } else if (line == "\r\n" || line == "\n") {
+    t->head_complete = true;
   } else if (const size_t colon = line.find(':'); colon != std::string_view::npos) {
     t->resp->headers.emplace_back(Lower(Trim(line.substr(0, colon))),
                                   std::string(Trim(line.substr(colon + 1))));
@@ -127,16 +131,50 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   return len;
 }
 
-Error CurlError(CURLcode code, const char* detail, const Request& req) {
-  std::string text = detail[0] != '\0' ? detail : curl_easy_strerror(code);
-  // libcurl's texts do not contain credentials, but they may quote the URL: be sure.
-  const std::string redacted = RedactUrl(req.url);
-  if (redacted != req.url) {
-    for (size_t at; (at = text.find(req.url)) != std::string::npos;) {
-      text.replace(at, req.url.size(), redacted);
-    }
+// `text` with the user:password@ part of every URL in it removed (libcurl quotes the proxy's
+// URL, credentials and all, in some of its messages).
+std::string RedactCredentials(std::string text) {
+  for (size_t scheme = text.find("://"); scheme != std::string::npos;
+       scheme = text.find("://", scheme + 3)) {
+    const size_t host = scheme + 3;
+    const size_t end = std::min(text.find_first_of("/?#'\" \t\n", host), text.size());
+    const size_t at = text.rfind('@', end);
+    if (at != std::string::npos && at >= host && at < end) text.erase(host, at + 1 - host);
   }
-  const std::string what = req.method + " " + redacted + ": ";
+  return text;
+}
+
+// The proxy libcurl takes from the environment for `url` (NO_PROXY aside), without its
+// credentials, for messages; "" if none.
+std::string ProxyFor(std::string_view url) {
+  const bool https = url.rfind("https://", 0) == 0;
+  for (const char* name : {https ? "https_proxy" : "http_proxy",
+                           https ? "HTTPS_PROXY" : "HTTP_PROXY", "all_proxy", "ALL_PROXY"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return RedactUrl(v);
+  }
+  return "";
+}
+
+Error CurlError(CURL* h, CURLcode code, const char* detail, const Request& req) {
+  const std::string text = RedactCredentials(detail[0] != '\0' ? detail : curl_easy_strerror(code));
+  const std::string what = req.method + " " + RedactUrl(req.url) + ": ";
+  const std::string proxy = ProxyFor(req.url);
+  long connect_code = 0;
+  long proxy_error = 0;
+  curl_easy_getinfo(h, CURLINFO_HTTP_CONNECTCODE, &connect_code);
+  curl_easy_getinfo(h, CURLINFO_PROXY_ERROR, &proxy_error);
+  // A proxy that refuses its credentials, or a proxy URL libcurl cannot use, is a setting to
+  // fix: retrying cannot help.
+  if (connect_code == 401 || connect_code == 407 || proxy_error == CURLPX_USER_REJECTED) {
+    return Error(ErrorCode::kPermissionDenied,
+                 what + "the proxy " + proxy + " refused the credentials (" + text + ")");
+  }
+  if (text.find("Unsupported proxy") != std::string::npos) {
+    return Error(ErrorCode::kInvalidArgument, what + text +
+                                                  " (the proxy URL must start with "
+                                                  "http://, https://, socks5:// or socks5h://)");
+  }
+  const std::string via = proxy.empty() ? "" : " (through the proxy " + proxy + ")";
   switch (code) {
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -151,7 +189,7 @@ Error CurlError(CURLcode code, const char* detail, const Request& req) {
     case CURLE_HTTP2_STREAM:
     case CURLE_PROXY:
     case CURLE_AGAIN:
-      return Error(ErrorCode::kUnavailable, what + text);
+      return Error(ErrorCode::kUnavailable, what + text + via);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_ISSUER_ERROR:
       return Error(ErrorCode::kInvalidArgument, "TLS certificate of " + HostOf(req.url) +
@@ -161,9 +199,9 @@ Error CurlError(CURLcode code, const char* detail, const Request& req) {
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
-      return Error(ErrorCode::kInvalidArgument, what + text);
+      return Error(ErrorCode::kInvalidArgument, what + text + via);
     default:
-      return Error(ErrorCode::kIoError, what + text);
+      return Error(ErrorCode::kIoError, what + text + via);
   }
 }
 
@@ -305,7 +343,20 @@ Result<Response> Client::Do(const Request& req) {
     return Fail(ErrorCode::kIoError, req.method + " " + RedactUrl(req.url) +
                                          ": the response body is longer than expected");
   }
-  if (code != CURLE_OK) return Fail(CurlError(code, detail, req));
+  if (code != CURLE_OK) return Fail(CurlError(h, code, detail, req));
+  if (!t.head_complete) {
+    // libcurl takes a connection closed in the middle of the response head for a complete
+    // answer; what follows would read a status or headers that never came.
+    return Fail(ErrorCode::kUnavailable, req.method + " " + RedactUrl(req.url) +
+                                             ": the connection closed in the middle of the answer");
+  }
+  // NO_PROXY aside: a message naming a proxy the request did not use is still a good hint.
+  resp.proxy = ProxyFor(req.url);
+  if (resp.status == 407 && !resp.proxy.empty()) {
+    return Fail(ErrorCode::kPermissionDenied, req.method + " " + RedactUrl(req.url) +
+                                                  ": the proxy " + resp.proxy +
+                                                  " refused the credentials (HTTP 407)");
+  }
   return resp;
 }
 

@@ -66,6 +66,9 @@ struct Response {
   // 4 KiB are kept (for messages).
   Bytes body;
   uint64_t body_size = 0;  // bytes of body received, wherever they went
+  // The proxy the request went through (from the environment, without credentials), or "":
+  // for messages, since a proxy may answer in the server's place.
+  std::string proxy;
 
   // The first header named `name` (lower case), or "".
   std::string_view Header(std::string_view name) const;

@@ -184,6 +184,17 @@ TEST(HttpClientTest, UploadsAndDownloadsKeepToTheirLimits) {
   EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(1800));
 }
 
+TEST(HttpClientTest, AnAnswerCutInItsHeadIsUnavailable) {
+  // libcurl takes a connection closed before the blank line for a complete answer.
+  TestServer server(
+      [](const std::string&) { return std::string("HTTP/1.1 200 OK\r\nETag: \"abc\"\r\n"); });
+  Client client;
+  EXPECT_TRUE(
+      FailsWith(client.Do({.method = "HEAD", .url = server.Url("/x")}), ErrorCode::kUnavailable));
+  EXPECT_TRUE(
+      FailsWith(client.Do({.method = "GET", .url = server.Url("/x")}), ErrorCode::kUnavailable));
+}
+
 TEST(HttpClientTest, HeadReportsContentLengthWithoutBody) {
   TestServer server([](const std::string&) {
     return std::string("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nConnection: close\r\n\r\n");

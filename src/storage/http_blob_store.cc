@@ -121,6 +121,17 @@ Result<uint64_t> HttpBlobStore::Stat(const ObjectHandle& h) {
   return *size;
 }
 
+Result<void> HttpBlobStore::List(ObjectType type, const ListCallback& fn) {
+  if (type == ObjectType::kConfig) {
+    auto size = Stat(ObjectHandle::Config());
+    if (!size) {
+      return size.error().Code() == ErrorCode::kNotFound ? Result<void>() : Fail(size.error());
+    }
+    return fn({"config", *size});
+  }
+  return ListObjects(type, fn);
+}
+
 Result<void> HttpBlobStore::Remove(const ObjectHandle& h) {
   HALLEY_RETURN_IF_ERROR(ValidateHandle(h));
   Request req = NewObjectRequest("DELETE", h);

@@ -35,6 +35,8 @@ class HttpBlobStore : public BlobStore {
   Result<void> ReadAt(const ObjectHandle& h, uint64_t offset, MutableByteView out) final;
   Result<uint64_t> Stat(const ObjectHandle& h) final;
   Result<void> Remove(const ObjectHandle& h) final;
+  // The config through Stat; every other type through ListObjects.
+  Result<void> List(ObjectType type, const ListCallback& fn) final;
 
  protected:
   // A request for the object `h` (already validated), with the store's URL and headers.
@@ -43,6 +45,8 @@ class HttpBlobStore : public BlobStore {
   virtual Result<httpclient::Response> Send(httpclient::Request& req) = 0;
   // The error for an answer that is not what the caller of `what` expected.
   virtual Error StatusError(const httpclient::Response& r, std::string_view what) const = 0;
+  // List() of a type other than kConfig.
+  virtual Result<void> ListObjects(ObjectType type, const ListCallback& fn) = 0;
 
  private:
   // The error for a read past the end: kNotFound if the object does not exist, else

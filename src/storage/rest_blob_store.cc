@@ -110,7 +110,8 @@ Error RestBlobStore::StatusError(const Response& r, std::string_view what) const
     case 401:
       return Error(ErrorCode::kUnauthenticated,
                    std::string(what) + ": the server refused the vault's credentials (" +
-                       Location() + ", HTTP 401)");
+                       Location() + ", HTTP 401" +
+                       (r.proxy.empty() ? "" : ", through the proxy " + r.proxy) + ")");
     case 403:
       code = ErrorCode::kPermissionDenied;
       break;
@@ -133,6 +134,7 @@ Error RestBlobStore::StatusError(const Response& r, std::string_view what) const
   std::string message =
       std::string(what) + ": " + Location() + " answered HTTP " + std::to_string(r.status);
   if (std::string text = HttpServerText(r); !text.empty()) message += " (" + text + ")";
+  if (!r.proxy.empty()) message += " through the proxy " + r.proxy;
   return Error(code, std::move(message)).WithRetryAfter(HttpRetryAfter(r));
 }
 
@@ -157,14 +159,7 @@ Result<void> RestBlobStore::Put(const ObjectHandle& h, ByteView data) {
   return Fail(StatusError(r, "uploading " + h.Path()));
 }
 
-Result<void> RestBlobStore::List(ObjectType type, const ListCallback& fn) {
-  if (type == ObjectType::kConfig) {
-    auto size = Stat(ObjectHandle::Config());
-    if (!size) {
-      return size.error().Code() == ErrorCode::kNotFound ? Result<void>() : Fail(size.error());
-    }
-    return fn({"config", *size});
-  }
+Result<void> RestBlobStore::ListObjects(ObjectType type, const ListCallback& fn) {
   const std::string dir = std::string(ObjectTypeDir(type)) + "/";
   Request req = NewRequest("GET", dir);
   req.max_body = kMaxListBytes;

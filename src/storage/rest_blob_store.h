@@ -43,7 +43,6 @@ class RestBlobStore final : public HttpBlobStore {
   std::string Location() const override;
   Result<void> Create() override;
   Result<void> Put(const ObjectHandle& h, ByteView data) override;
-  Result<void> List(ObjectType type, const ListCallback& fn) override;
 
  private:
   RestBlobStore(std::string base, std::string authorization, httpclient::ClientOptions options)
@@ -55,6 +54,7 @@ class RestBlobStore final : public HttpBlobStore {
   httpclient::Request NewObjectRequest(std::string method, const ObjectHandle& h) const override;
   Result<httpclient::Response> Send(httpclient::Request& req) override { return client_.Do(req); }
   Error StatusError(const httpclient::Response& r, std::string_view what) const override;
+  Result<void> ListObjects(ObjectType type, const ListCallback& fn) override;
 
   const std::string base_;           // "http://host:port/path/", no credentials
   const std::string authorization_;  // "Basic ...", or "" without credentials

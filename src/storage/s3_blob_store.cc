@@ -3,7 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <optional>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -100,6 +103,18 @@ std::string Unquote(std::string_view etag) {
 
 std::string ContentMd5(ByteView data) { return Base64Encode(httpclient::Md5(data)); }
 
+// "2026-11-27T01:02:03.000Z" -> Unix seconds; 0 (the distant past) if it is not that form.
+int64_t ParseIsoTime(const std::string& s) {
+  struct tm tm {};
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
 }  // namespace
 
 S3BlobStore::S3BlobStore(S3Options options)
@@ -154,19 +169,20 @@ Error S3BlobStore::StatusError(const Response& r, std::string_view what) const {
   const std::string text = XmlText(body, "Message");
   std::string message = std::string(what) + ": " + Location() + " answered HTTP " +
                         std::to_string(r.status) + (code.empty() ? "" : " " + code) +
-                        (text.empty() ? "" : " (" + text.substr(0, 200) + ")");
+                        (text.empty() ? "" : " (" + text.substr(0, 200) + ")") +
+                        (r.proxy.empty() ? "" : " through the proxy " + r.proxy);
   auto error = [&](ErrorCode c, std::string_view hint = "") {
     return Error(c, hint.empty() ? message : message + ": " + std::string(hint));
   };
   std::string bucket_region = XmlText(body, "Region");
-  if (bucket_region.empty()) bucket_region = std::string(r.Header("x-amz-bucket_-region"));
+  if (bucket_region.empty()) bucket_region = std::string(r.Header("x-amz-bucket-region"));
   if (code == "AuthorizationHeaderMalformed" || code == "PermanentRedirect" ||
       code == "IllegalLocationConstraintException" || r.status == 301) {
     return error(
         ErrorCode::kInvalidArgument,
         bucket_region.empty()
-            ? "the bucket_ is in another region_ than " + region_ + " (set AWS_DEFAULT_REGION)"
-            : "the bucket_ is in region_ " + bucket_region + ", not " + region_ +
+            ? "the bucket is in another region than " + region_ + " (set AWS_DEFAULT_REGION)"
+            : "the bucket is in region " + bucket_region + ", not " + region_ +
                   " (set AWS_DEFAULT_REGION=" + bucket_region + ")");
   }
   if (code == "RequestTimeTooSkewed") {
@@ -181,7 +197,7 @@ Error S3BlobStore::StatusError(const Response& r, std::string_view what) const {
                  "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)");
   }
   if (code == "NoSuchBucket") {
-    return error(ErrorCode::kNotFound, "the bucket_ \"" + bucket_ + "\" does not exist");
+    return error(ErrorCode::kNotFound, "the bucket \"" + bucket_ + "\" does not exist");
   }
   if (code == "QuotaExceeded" || r.status == 507) return error(ErrorCode::kNoSpace);
   // A body damaged on the way, a stalled upload, throttling and server trouble: a retry may
@@ -227,7 +243,7 @@ Result<void> S3BlobStore::Create() {
   }
   HALLEY_ASSIGN_OR_RETURN(Response r, Send(make));
   if (IsHttpSuccess(r) || XmlText(AsString(r.body), "Code") == "BucketAlreadyOwnedByYou") return {};
-  return Fail(StatusError(r, "creating the bucket_ \"" + bucket_ + "\""));
+  return Fail(StatusError(r, "creating the bucket \"" + bucket_ + "\""));
 }
 
 Result<std::optional<S3BlobStore::Head>> S3BlobStore::HeadObject(const ObjectHandle& h) {
@@ -282,6 +298,13 @@ Result<void> S3BlobStore::Put(const ObjectHandle& h, ByteView data) {
   auto put =
       data.size() > options_.multipart_threshold ? PutMultipart(h, data) : PutSingle(h, data);
   if (!put && put.error().Code() == ErrorCode::kAlreadyExists) return exists();
+  if (!put && put.error().Code() == ErrorCode::kNotFound) {
+    // NoSuchUpload: a concurrent writer of the same object finished first and cleared the
+    // uploads of its key, ours among them.
+    HALLEY_ASSIGN_OR_RETURN(std::optional<Head> now, HeadObject(h));
+    if (now) return exists();
+    return Fail(Error(ErrorCode::kUnavailable, put.error().Message()));
+  }
   return put;
 }
 
@@ -305,17 +328,77 @@ Result<void> S3BlobStore::PutMultipart(const ObjectHandle& h, ByteView data) {
   if (!IsHttpSuccess(r)) return Fail(StatusError(r, "starting the upload of " + h.Path()));
   const std::string upload_id = XmlText(AsString(r.body), "UploadId");
   if (upload_id.empty()) {
-    return Fail(ErrorCode::kIoError,
+    // A reply cut short on the way: the upload may exist, and is cleared below next time.
+    return Fail(ErrorCode::kUnavailable,
                 "starting the upload of " + h.Path() + ": " + Location() + " sent no UploadId");
   }
   auto done = UploadParts(h, upload_id, data);
-  if (!done) {
-    // Parts of an upload never completed are stored (and billed) until it is aborted.
-    Request abort{.method = "DELETE",
-                  .url = KeyUrl(key, "uploadId=" + httpclient::UriEncode(upload_id, true))};
-    (void)Send(abort);
+  // Parts of an upload never completed stay stored (and billed) until it is aborted: ours if
+  // it failed, and any other upload of this key, which an earlier attempt started but never
+  // learned the ID of (its reply was lost). The key is the SHA-256 of the content, so such
+  // uploads can only be of these same bytes.
+  if (!done) (void)AbortUpload(key, upload_id);
+  if (auto open = ListUploads(key)) {
+    for (const OpenUpload& u : *open) {
+      if (u.key == key && u.id != upload_id) (void)AbortUpload(u.key, u.id);
+    }
   }
   return done;
+}
+
+Result<std::vector<S3BlobStore::OpenUpload>> S3BlobStore::ListUploads(
+    const std::string& key_prefix) {
+  std::vector<OpenUpload> out;
+  std::string markers;
+  while (true) {
+    Request req{.method = "GET",
+                .url = BucketUrl() + "?prefix=" + httpclient::UriEncode(key_prefix, true) +
+                       "&uploads" + markers};
+    req.max_body = kMaxListPageBytes;
+    HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+    if (!IsHttpSuccess(r)) return Fail(StatusError(r, "listing unfinished uploads"));
+    const std::string_view xml = AsString(r.body);
+    for (std::string_view u : XmlElements(xml, "Upload")) {
+      out.push_back(
+          {XmlText(u, "Key"), XmlText(u, "UploadId"), ParseIsoTime(XmlText(u, "Initiated"))});
+    }
+    if (XmlText(xml, "IsTruncated") != "true") return out;
+    const std::string key = XmlText(xml, "NextKeyMarker");
+    const std::string id = XmlText(xml, "NextUploadIdMarker");
+    const std::string next = "&key-marker=" + httpclient::UriEncode(key, true) +
+                             "&upload-id-marker=" + httpclient::UriEncode(id, true);
+    if (key.empty() || next == markers) return out;
+    markers = next;
+  }
+}
+
+Result<void> S3BlobStore::AbortUpload(const std::string& key, const std::string& upload_id) {
+  // A busy server is asked again a few times: a failed abort leaves the parts stored.
+  for (int attempt = 0;; ++attempt) {
+    Request req{.method = "DELETE",
+                .url = KeyUrl(key, "uploadId=" + httpclient::UriEncode(upload_id, true))};
+    auto r = Send(req);
+    if (r && (IsHttpSuccess(*r) || r->status == 404)) return {};
+    const Error e = r ? StatusError(*r, "aborting an upload of " + key) : r.error();
+    if (e.Code() != ErrorCode::kUnavailable || attempt == 3) return Fail(e);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+  }
+}
+
+Result<size_t> S3BlobStore::RemoveStaleTemporaries(std::chrono::seconds min_age) {
+  HALLEY_ASSIGN_OR_RETURN(std::vector<OpenUpload> open, ListUploads(prefix_));
+  const int64_t cutoff = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count() -
+                         min_age.count();
+  size_t removed = 0;
+  for (const OpenUpload& u : open) {
+    // Uploads of this vault's objects only (a prefix "v" must not take "v2/...").
+    if (u.key.rfind(prefix_, 0) != 0 || u.initiated > cutoff) continue;
+    HALLEY_RETURN_IF_ERROR(AbortUpload(u.key, u.id));
+    ++removed;
+  }
+  return removed;
 }
 
 Result<void> S3BlobStore::UploadParts(const ObjectHandle& h, const std::string& upload_id,
@@ -356,18 +439,12 @@ Result<void> S3BlobStore::UploadParts(const ObjectHandle& h, const std::string& 
   return {};
 }
 
-Result<void> S3BlobStore::List(ObjectType type, const ListCallback& fn) {
-  if (type == ObjectType::kConfig) {
-    auto size = Stat(ObjectHandle::Config());
-    if (!size) {
-      return size.error().Code() == ErrorCode::kNotFound ? Result<void>() : Fail(size.error());
-    }
-    return fn({"config", *size});
-  }
+Result<void> S3BlobStore::ListObjects(ObjectType type, const ListCallback& fn) {
   const std::string dir = prefix_ + std::string(ObjectTypeDir(type)) + "/";
   std::string token;
   while (true) {
-    std::string query = "list-type=2&prefix_=" + httpclient::UriEncode(dir, true);
+    std::string query = "list-type=2&max-keys=" + std::to_string(options_.list_page_size) +
+                        "&prefix=" + httpclient::UriEncode(dir, true);
     if (!token.empty()) query += "&continuation-token=" + httpclient::UriEncode(token, true);
     Request req{.method = "GET", .url = BucketUrl() + "?" + query};
     req.max_body = kMaxListPageBytes;

@@ -9,7 +9,8 @@
 //   Put      HEAD (no overwrite), then PUT with If-None-Match: *, Content-MD5 and the body's
 //            SHA-256 (the server checks both); objects over multipart_threshold go up in
 //            parts (CreateMultipartUpload, UploadPart..., CompleteMultipartUpload), and an
-//            upload that fails is aborted so that no part is left stored
+//            upload that fails is aborted so that no part is left stored (and so are the
+//            uploads of the same key an earlier attempt lost track of)
 //   Get      GET with Range (206); ReadAt straight into the caller's buffer
 //   Stat     HEAD
 //   List     ListObjectsV2 with prefix "<prefix>/<type>/", page by page
@@ -26,11 +27,13 @@
 // for a wrong region or a skewed clock. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "httpclient/aws_sigv4.h"
 #include "httpclient/http_client.h"
@@ -63,9 +66,15 @@ class S3BlobStore final : public HttpBlobStore {
   std::string Location() const override;
   Result<void> Create() override;
   Result<void> Put(const ObjectHandle& h, ByteView data) override;
-  Result<void> List(ObjectType type, const ListCallback& fn) override;
+  // Aborts the unfinished multipart uploads under the vault's prefix that are older than
+  // `min_age` (a process killed mid-upload, a server gone before the abort).
+  Result<size_t> RemoveStaleTemporaries(std::chrono::seconds min_age) override;
 
  private:
+  struct OpenUpload {
+    std::string key, id;
+    int64_t initiated = 0;  // Unix seconds
+  };
   struct Head {
     uint64_t size = 0;
     std::string etag;  // without quotes
@@ -77,6 +86,7 @@ class S3BlobStore final : public HttpBlobStore {
   // Signs (unless the credentials are empty) and sends.
   Result<httpclient::Response> Send(httpclient::Request& req) override;
   Error StatusError(const httpclient::Response& r, std::string_view what) const override;
+  Result<void> ListObjects(ObjectType type, const ListCallback& fn) override;
 
   // The bucket's URL, ending in '/': "https://bucket.host/" or "http://host/bucket/".
   std::string BucketUrl() const;
@@ -93,6 +103,10 @@ class S3BlobStore final : public HttpBlobStore {
   // Aborts the upload if any step fails, so that no part stays stored (and billed).
   Result<void> PutMultipart(const ObjectHandle& h, ByteView data);
   Result<void> UploadParts(const ObjectHandle& h, const std::string& upload_id, ByteView data);
+  // The unfinished multipart uploads whose keys start with `key_prefix`.
+  Result<std::vector<OpenUpload>> ListUploads(const std::string& key_prefix);
+  // Aborts an upload, asking a busy server again a few times; a gone upload is success.
+  Result<void> AbortUpload(const std::string& key, const std::string& upload_id);
 
   const S3Options options_;
   httpclient::Client client_;

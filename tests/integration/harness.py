@@ -330,6 +330,15 @@ class TestCase(unittest.TestCase):
         if r.rc != code:
             self.fail(f"expected exit code {code}, got {r.rc}. {msg}\n{r.describe()}")
 
+    def restic_ok(self, v, *args):
+        """Runs restic on vault `v`; fails the test on a non-zero exit or any error line."""
+        r = v.restic(*args)
+        bad = [line for line in r.stdout.splitlines() + r.stderr.splitlines()
+               if is_restic_error_line(line)]
+        if r.rc != 0 or bad:
+            self.fail("restic failed:\n" + "\n".join(bad) + "\n" + r.describe())
+        return r
+
 
 # ----------------------------------------------------------------------------------------------
 # Tree builder

@@ -42,14 +42,6 @@ class RestVault(HalleydTestCase):
         harness.set_mtime(src, 1_650_000_001 * harness.NS + 43)
         return src
 
-    def restic_ok(self, v, *args):
-        r = v.restic(*args)
-        bad = [l for l in r.stdout.splitlines() + r.stderr.splitlines()
-               if harness.is_restic_error_line(l)]
-        if r.rc != 0 or bad:
-            self.fail("restic failed:\n" + "\n".join(bad) + "\n" + r.describe())
-        return r
-
     # ------------------------------------------------------------------------------------
     def test_backup_check_restore_and_restic_reads_the_bucket(self):
         s = self.start()
