@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -102,6 +103,17 @@ std::string Unquote(std::string_view etag) {
 }
 
 std::string ContentMd5(ByteView data) { return Base64Encode(httpclient::Md5(data)); }
+
+// Runs `op` up to four times while it fails with kUnavailable, 0.25, 0.5 and 1 s apart: for
+// the steps within one multipart upload, which the store's caller cannot retry one by one.
+template <class T>
+Result<T> RetryBriefly(const std::function<Result<T>()>& op) {
+  for (int attempt = 0;; ++attempt) {
+    Result<T> r = op();
+    if (r || r.error().Code() != ErrorCode::kUnavailable || attempt == 3) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+  }
+}
 
 // "2026-11-27T01:02:03.000Z" -> Unix seconds; 0 (the distant past) if it is not that form.
 int64_t ParseIsoTime(const std::string& s) {
@@ -373,16 +385,14 @@ Result<std::vector<S3BlobStore::OpenUpload>> S3BlobStore::ListUploads(
 }
 
 Result<void> S3BlobStore::AbortUpload(const std::string& key, const std::string& upload_id) {
-  // A busy server is asked again a few times: a failed abort leaves the parts stored.
-  for (int attempt = 0;; ++attempt) {
+  // A failed abort leaves the parts stored: a busy server is asked again.
+  return RetryBriefly<void>([&]() -> Result<void> {
     Request req{.method = "DELETE",
                 .url = KeyUrl(key, "uploadId=" + httpclient::UriEncode(upload_id, true))};
-    auto r = Send(req);
-    if (r && (IsHttpSuccess(*r) || r->status == 404)) return {};
-    const Error e = r ? StatusError(*r, "aborting an upload of " + key) : r.error();
-    if (e.Code() != ErrorCode::kUnavailable || attempt == 3) return Fail(e);
-    std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
-  }
+    HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+    if (IsHttpSuccess(r) || r.status == 404) return {};
+    return Fail(StatusError(r, "aborting an upload of " + key));
+  });
 }
 
 Result<size_t> S3BlobStore::RemoveStaleTemporaries(std::chrono::seconds min_age) {
@@ -409,19 +419,23 @@ Result<void> S3BlobStore::UploadParts(const ObjectHandle& h, const std::string& 
   int number = 1;
   for (size_t off = 0; off < data.size(); off += options_.part_size, ++number) {
     const ByteView part = data.subspan(off, std::min(options_.part_size, data.size() - off));
-    Request req{.method = "PUT",
-                .url = KeyUrl(key, "partNumber=" + std::to_string(number) + "&" + id_query)};
-    req.headers.emplace_back("Content-MD5", ContentMd5(part));
-    req.body = part;
-    HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
     const std::string part_name = "uploading part " + std::to_string(number) + " of " + h.Path();
-    if (!IsHttpSuccess(r)) return Fail(StatusError(r, part_name));
-    const std::string_view etag = r.Header("etag");
-    if (etag.empty()) {
-      return Fail(ErrorCode::kIoError, part_name + ": " + Location() + " sent no ETag");
-    }
-    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" +
-                std::string(etag) + "</ETag></Part>";
+    // A failed part is sent again by itself: the whole upload would start over otherwise.
+    HALLEY_ASSIGN_OR_RETURN(
+        std::string etag, RetryBriefly<std::string>([&]() -> Result<std::string> {
+          Request req{.method = "PUT",
+                      .url = KeyUrl(key, "partNumber=" + std::to_string(number) + "&" + id_query)};
+          req.headers.emplace_back("Content-MD5", ContentMd5(part));
+          req.body = part;
+          HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+          if (!IsHttpSuccess(r)) return Fail(StatusError(r, part_name));
+          if (r.Header("etag").empty()) {
+            return Fail(ErrorCode::kUnavailable, part_name + ": " + Location() + " sent no ETag");
+          }
+          return std::string(r.Header("etag"));
+        }));
+    complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>" + etag +
+                "</ETag></Part>";
   }
   complete += "</CompleteMultipartUpload>";
   Request req{.method = "POST", .url = KeyUrl(key, id_query)};
