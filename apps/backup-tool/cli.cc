@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -17,10 +18,12 @@
 
 #include "base/host.h"
 #include "repo/key_file.h"
+#include "storage/limited_blob_store.h"
 #include "storage/local_blob_store.h"
 #include "storage/rest_blob_store.h"
 #include "storage/retrying_blob_store.h"
 #include "storage/s3_blob_store.h"
+#include "storage/sftp_blob_store.h"
 
 namespace halley::cli {
 namespace {
@@ -209,11 +212,31 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
       options.credentials = {managed->s3_access_key, managed->s3_secret_key, ""};
       if (!managed->s3_region.empty()) options.region = managed->s3_region;
     }
+    // The profile's Object Lock (S3ObjectLockMode, S3ObjectLockDays) is the product's:
+    // compliance mode.
+    if (managed && managed->s3_object_lock_days > 0) {
+      options.object_lock = storage::S3ObjectLock::kCompliance;
+      options.object_lock_days = managed->s3_object_lock_days;
+    }
     HALLEY_ASSIGN_OR_RETURN(auto store,
                             storage::S3BlobStore::Open(location.substr(3), std::move(options)));
     return WithRetries(std::move(store));
   }
-  for (const char* scheme : {"sftp:", "b2:", "azure:", "gs:"}) {
+  if (location.rfind("sftp:", 0) == 0) {
+    HALLEY_ASSIGN_OR_RETURN(storage::SftpOptions options, SftpSettings());
+    // A managed SFTP vault brings its login (unwrapped from the profile) and known_hosts file.
+    if (managed) {
+      if (!managed->sftp_password.empty()) options.password = managed->sftp_password;
+      options.private_key = managed->sftp_private_key;
+      if (!managed->sftp_known_hosts.empty()) options.known_hosts = managed->sftp_known_hosts;
+    }
+    options.upload_limit = http.upload_limit;
+    options.download_limit = http.download_limit;
+    HALLEY_ASSIGN_OR_RETURN(auto store,
+                            storage::SftpBlobStore::Open(location.substr(5), std::move(options)));
+    return WithRetries(std::move(store));
+  }
+  for (const char* scheme : {"b2:", "azure:", "gs:"}) {
     if (location.rfind(scheme, 0) == 0) {
       return Fail(ErrorCode::kNotSupported,
                   std::string("vault type \"") + scheme + "\" is not supported yet");
@@ -232,7 +255,11 @@ storage::BlobStorePtr Cli::WithRetries(storage::BlobStorePtr remote) const {
     Warn("Warning: " + e.Message() + "; retrying in " + secs + " s\n");
   };
   policy.cancelled = [this] { return stop_.stop_requested(); };
-  return std::make_unique<storage::RetryingBlobStore>(std::move(remote), std::move(policy));
+  storage::BlobStorePtr retrying =
+      std::make_unique<storage::RetryingBlobStore>(std::move(remote), std::move(policy));
+  if (global.connections <= 0) return retrying;
+  // Outside the retries: a call waiting to retry keeps its slot.
+  return std::make_unique<storage::LimitedBlobStore>(std::move(retrying), global.connections);
 }
 
 Result<storage::S3Options> Cli::S3Settings() const {
@@ -246,20 +273,80 @@ Result<storage::S3Options> Cli::S3Settings() const {
   }
   o.region = Env("AWS_DEFAULT_REGION");
   if (o.region.empty()) o.region = Env("AWS_REGION");
-  for (const std::string& option : global.options) {
-    const size_t eq = option.find('=');
-    const std::string key = option.substr(0, eq);
-    const std::string value = eq == std::string::npos ? "" : option.substr(eq + 1);
-    if (key == "s3.region") {
+  for (const auto& [key, value] : BackendOptions("s3.")) {
+    if (key == "region") {
       o.region = value;
-    } else if (key == "s3.bucket-lookup") {
+    } else if (key == "bucket-lookup") {
       o.bucket_lookup = value;
+    } else if (key == "object-lock") {
+      if (value == "governance") {
+        o.object_lock = storage::S3ObjectLock::kGovernance;
+      } else if (value == "compliance") {
+        o.object_lock = storage::S3ObjectLock::kCompliance;
+      } else if (value == "off") {
+        o.object_lock = storage::S3ObjectLock::kOff;
+      } else {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "-o s3.object-lock is governance, compliance or off, not \"" + value + "\"");
+      }
+    } else if (key == "object-lock-days") {
+      auto [end, ec] =
+          std::from_chars(value.data(), value.data() + value.size(), o.object_lock_days);
+      if (ec != std::errc() || end != value.data() + value.size() || o.object_lock_days < 1 ||
+          o.object_lock_days > 36500) {
+        return Fail(
+            ErrorCode::kInvalidArgument,
+            "-o s3.object-lock-days is a number of days from 1 to 36500, not \"" + value + "\"");
+      }
     } else {
       return Fail(ErrorCode::kInvalidArgument,
-                  "unknown option -o " + key + " (known: s3.region, s3.bucket-lookup)");
+                  "unknown option -o s3." + key +
+                      " (known: s3.region, s3.bucket-lookup, s3.object-lock, "
+                      "s3.object-lock-days)");
+    }
+  }
+  // Either alone is a mistake a user would find out only once the retention was needed.
+  if ((o.object_lock != storage::S3ObjectLock::kOff) != (o.object_lock_days > 0)) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "Object Lock takes both -o s3.object-lock=governance|compliance and "
+                "-o s3.object-lock-days=N");
+  }
+  return o;
+}
+
+Result<storage::SftpOptions> Cli::SftpSettings() const {
+  storage::SftpOptions o;
+  o.password = Env("BACKUP_TOOL_SFTP_PASSWORD");
+  if (global.connections > 0) o.connections = global.connections;
+  for (const auto& [key, value] : BackendOptions("sftp.")) {
+    if (key == "known-hosts") {
+      o.known_hosts = value;
+    } else if (key == "identity") {
+      o.identity = value;
+    } else if (key == "config") {
+      o.config_file = value;
+    } else if (key == "connections") {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), o.connections);
+      if (ec != std::errc() || end != value.data() + value.size()) o.connections = 0;
+    } else {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "unknown option -o sftp." + key +
+                      " (known: sftp.known-hosts, sftp.identity, sftp.config, sftp.connections)");
     }
   }
   return o;
+}
+
+std::vector<std::pair<std::string, std::string>> Cli::BackendOptions(
+    std::string_view prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& option : global.options) {
+    if (option.rfind(prefix, 0) != 0) continue;
+    const size_t eq = option.find('=');
+    out.emplace_back(option.substr(prefix.size(), eq - prefix.size()),
+                     eq == std::string::npos ? "" : option.substr(eq + 1));
+  }
+  return out;
 }
 
 repo::RepositoryOptions Cli::RepoOptions() const {

@@ -22,6 +22,7 @@
 #include "repo/repository.h"
 #include "storage/blob_store.h"
 #include "storage/s3_blob_store.h"
+#include "storage/sftp_blob_store.h"
 
 namespace halley::cli {
 
@@ -53,6 +54,7 @@ struct GlobalOptions {
   int retry_seconds = 300;           // how long a remote store's failing call is retried
   int64_t limit_upload_kib = 0;      // KiB/s for remote vaults; 0: no limit
   int64_t limit_download_kib = 0;
+  int connections = 0;  // requests in flight to a remote vault at most; 0: no limit
 };
 
 enum class LockMode { kNone, kShared, kExclusive };
@@ -79,14 +81,20 @@ class Cli {
   void InstallSignalHandlers();
 
   // Opens the store named by --vault (the account's Storage Vault) or else --repo /
-  // BACKUP_TOOL_REPOSITORY: a local path (or local:PATH), or
-  // rest:http[s]://[user:password@]host[:port]/path/ (with --cacert). kNotSupported for
-  // the other remote schemes, kInvalidArgument for a malformed URL or unreadable --cacert.
+  // BACKUP_TOOL_REPOSITORY: a local path (or local:PATH), rest:http[s]://..., s3:... or
+  // sftp:... kNotSupported for the other remote schemes, kInvalidArgument for a malformed
+  // location or unreadable --cacert.
   Result<storage::BlobStorePtr> OpenStore() const;
-  // `remote` behind RetryingBlobStore: retried for --retry-seconds, with warnings.
+  // `remote` behind RetryingBlobStore (retried for --retry-seconds, with warnings) and, with
+  // --connections, LimitedBlobStore.
   storage::BlobStorePtr WithRetries(storage::BlobStorePtr remote) const;
   // An s3: vault's settings: AWS_* environment variables, then -o s3.* options.
   Result<storage::S3Options> S3Settings() const;
+  // An sftp: vault's settings: -o sftp.* options, BACKUP_TOOL_SFTP_PASSWORD.
+  Result<storage::SftpOptions> SftpSettings() const;
+  // The -o KEY=VALUE options whose keys start with `prefix` ("s3."), as (key without the
+  // prefix, value); options of other backends are left to them.
+  std::vector<std::pair<std::string, std::string>> BackendOptions(std::string_view prefix) const;
   // Creates a vault in `store` (the cheapest KDF when the password is a random key).
   Result<std::unique_ptr<repo::Repository>> InitVault(storage::BlobStore& store,
                                                       const std::string& password,

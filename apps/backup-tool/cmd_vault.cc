@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // `vault request|add|list|key|remove`: the Storage Vaults of the logged-in account.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "client/account.h"
 #include "commands.h"
@@ -38,6 +40,40 @@ int RunRequest(Cli& cli, const VaultFlags& f) {
   return kExitOk;
 }
 
+// The profile entry of an sftp: location: the login `cli` would use now (a password from
+// BACKUP_TOOL_SFTP_PASSWORD, or the key of -o sftp.identity, kept wrapped by R; else the
+// agent and ~/.ssh's keys, as ssh does) and its -o sftp.known-hosts file.
+Result<Json> SftpEntry(Cli& cli, const VaultFlags& f, ByteView r) {
+  HALLEY_ASSIGN_OR_RETURN(storage::SftpLocation where,
+                          storage::ParseSftpLocation(std::string_view(f.location).substr(5)));
+  HALLEY_ASSIGN_OR_RETURN(storage::SftpOptions options, cli.SftpSettings());
+  client::SftpLogin login;
+  const std::string host =
+      where.host.find(':') == std::string::npos ? where.host : "[" + where.host + "]";
+  login.server = host + ":" + std::to_string(where.port == 0 ? 22 : where.port);
+  login.user = where.user;
+  login.path = where.path;
+  login.known_hosts_file = options.known_hosts;
+  if (!options.identity.empty()) {
+    std::ifstream in(options.identity, std::ios::binary);
+    std::stringstream key;
+    key << in.rdbuf();
+    if (!in) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "cannot read the private key " + options.identity + " (-o sftp.identity)");
+    }
+    login.auth_mode = client::kSftpAuthPrivateKey;
+    login.secret = key.str();
+  } else if (!options.password.empty()) {
+    login.auth_mode = client::kSftpAuthPassword;
+    login.secret = options.password;
+  }
+  Json v = client::SftpVault(login, f.name, r, client::UnixNow());
+  SecureZero(login.secret.data(), login.secret.size());
+  SecureZero(options.password.data(), options.password.size());
+  return v;
+}
+
 int RunAdd(Cli& cli, const VaultFlags& f) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
@@ -45,11 +81,21 @@ int RunAdd(Cli& cli, const VaultFlags& f) {
   if (f.location.rfind("s3:", 0) == 0) {
     auto settings = cli.S3Settings();
     if (!settings) return cli.Fatal(settings.error());
+    if (settings->object_lock == storage::S3ObjectLock::kGovernance) {
+      // The profile records days only (S3ObjectLockMode/Days), and the product locks in
+      // compliance mode: recording governance would quietly become compliance.
+      return cli.Fatal(Error(ErrorCode::kInvalidArgument,
+                             "a Storage Vault of the account keeps its objects under Object "
+                             "Lock in compliance mode (as the product does): use -o "
+                             "s3.object-lock=compliance, or a -r s3: vault for governance"));
+    }
     s3 = {settings->credentials.access_key_id, settings->credentials.secret_access_key,
-          settings->region};
+          settings->region, settings->object_lock_days};
   }
-  auto vault = client::VaultForLocation(
-      f.location, f.name, ByteView((*account)->State().r.data(), 24), client::UnixNow(), s3);
+  const ByteView r((*account)->State().r.data(), 24);
+  auto vault = f.location.rfind("sftp:", 0) == 0
+                   ? SftpEntry(cli, f, r)
+                   : client::VaultForLocation(f.location, f.name, r, client::UnixNow(), s3);
   SecureZero(s3.secret_key.data(), s3.secret_key.size());
   if (!vault) return cli.Fatal(vault.error());
   // An existing vault keeps its password (asked for and checked now); an empty location
@@ -191,9 +237,10 @@ void AddVault(CLI::App& app, Cli& cli) {
       "add", "add a vault at a location (an existing one keeps its data and password)");
   add->add_option("--name", f->name, "the vault's name")->required();
   add->add_option("--repo", f->location,
-                  "a local path, rest:http[s]://ID:KEY@HOST/storage/ID/ (a Halley bucket) or "
+                  "a local path, rest:http[s]://ID:KEY@HOST/storage/ID/ (a Halley bucket), "
                   "s3:[http[s]://]HOST/BUCKET[/PREFIX] (with AWS_ACCESS_KEY_ID and "
-                  "AWS_SECRET_ACCESS_KEY)")
+                  "AWS_SECRET_ACCESS_KEY) or sftp:[USER@]HOST[:PORT]:PATH (with the login of "
+                  "-o sftp.identity or BACKUP_TOOL_SFTP_PASSWORD, else ~/.ssh's)")
       ->required();
   add->callback([&cli, f] { cli.exit_code = RunAdd(cli, *f); });
 

@@ -27,9 +27,18 @@ int main(int argc, char** argv) {
                  "PEM file of the CA certificate(s) to trust for an https:// rest: or s3: vault, "
                  "instead of the system's (env BACKUP_TOOL_CACERT)");
   app.add_option("-o,--option", cli.global.options,
-                 "a backend option KEY=VALUE: s3.region=REGION, s3.bucket-lookup=auto|dns|path "
-                 "(repeatable)")
-      ->allow_extra_args(false);
+                 "a backend option KEY=VALUE: s3.region=REGION, s3.bucket-lookup=auto|dns|path, "
+                 "s3.object-lock=governance|compliance|off, s3.object-lock-days=N, "
+                 "sftp.known-hosts=FILE, sftp.identity=FILE, sftp.config=FILE, "
+                 "sftp.connections=N (repeatable)")
+      ->allow_extra_args(false)
+      ->check(
+          [](const std::string& v) -> std::string {
+            if (v.rfind("s3.", 0) == 0 || v.rfind("sftp.", 0) == 0) return "";
+            return "unknown backend option " + v.substr(0, v.find('=')) +
+                   " (options start with s3. or sftp.)";
+          },
+          "KEY=VALUE");
   app.add_option("--retry-seconds", cli.global.retry_seconds,
                  "retry a remote vault's failing requests for this long before giving up with "
                  "exit code 14; 0: no retries (env BACKUP_TOOL_RETRY_SECONDS, default 300)")
@@ -40,6 +49,10 @@ int main(int argc, char** argv) {
   app.add_option("--limit-download", cli.global.limit_download_kib,
                  "limit downloads from a remote vault to this many KiB/s")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  app.add_option("--connections", cli.global.connections,
+                 "at most this many requests to a remote vault at once (a server that throttles "
+                 "parallel requests); also the size of an sftp: vault's connection pool")
+      ->check(CLI::Range(1, 64));
   app.add_flag("--json", cli.global.json, "print JSON (JSON lines for progress) instead of text");
   app.add_flag("-q,--quiet", cli.global.quiet, "print only errors");
   app.add_flag("-v,--verbose", cli.global.verbose, "print more (repeat for even more)");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "client/profile.h"
 
+#include <algorithm>
 #include <map>
 
 #include "base/encoding.h"
@@ -12,6 +13,8 @@ namespace {
 
 constexpr char kVaultPasswordPurpose[] = "vault-password";
 constexpr char kS3SecretPurpose[] = "s3-secret-key";
+constexpr char kSftpPasswordPurpose[] = "sftp-password";
+constexpr char kSftpKeyPurpose[] = "sftp-private-key";
 
 std::string BucketKeyPurpose(const Json& vault) {
   return "bucket-key/" + StringField(vault, "CometBucket");
@@ -32,12 +35,32 @@ Result<std::string> Unwrap(const Json& vault, const char* field, ByteView r,
   return std::string(secret->begin(), secret->end());
 }
 
+// A secret of the vault entry: the plain `field` as an admin may set it, else its wrapped
+// copy `wrapped_field` opened with `r`.
+Result<std::string> PlainOrWrapped(const Json& v, const char* field, const char* wrapped_field,
+                                   ByteView r, const std::string& purpose) {
+  std::string plain = StringField(v, field);
+  if (!plain.empty() || StringField(v, wrapped_field).empty()) return plain;
+  return Unwrap(v, wrapped_field, r, purpose);
+}
+
 bool ValidBucketId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (unsigned char c : id) {
     if (!std::isalnum(c) && c != '-' && c != '_') return false;
   }
   return true;
+}
+
+// SFTPServer ("host", "host:port", "[v6]", "[v6]:port") as an sftp: location's host and port;
+// "host:22" when it has none, so that a path containing ':' stays unambiguous.
+std::string SftpEndpoint(const std::string& server) {
+  if (server.starts_with('[')) {
+    return server.find("]:") != std::string::npos ? server : server + ":22";
+  }
+  const auto colons = std::count(server.begin(), server.end(), ':');
+  if (colons == 1) return server;
+  return colons == 0 ? server + ":22" : "[" + server + "]:22";  // a bare IPv6 address
 }
 
 }  // namespace
@@ -158,20 +181,54 @@ Result<VaultAccess> ReadVault(const Json& profile, const std::string& id, ByteVi
       out.location = std::string("s3:") + (tls ? "https://" : "http://") + server + "/" + bucket +
                      (subdir.empty() ? "" : "/" + subdir);
       out.s3_access_key = StringField(v, "S3AccessKey");
-      out.s3_secret_key = StringField(v, "S3SecretKey");
-      if (out.s3_secret_key.empty() && !StringField(v, "EncryptedS3SecretKey").empty()) {
-        HALLEY_ASSIGN_OR_RETURN(out.s3_secret_key,
-                                Unwrap(v, "EncryptedS3SecretKey", r, kS3SecretPurpose));
-      }
+      HALLEY_ASSIGN_OR_RETURN(
+          out.s3_secret_key,
+          PlainOrWrapped(v, "S3SecretKey", "EncryptedS3SecretKey", r, kS3SecretPurpose));
       out.s3_region = StringField(v, "S3CustomRegion");
+      const int64_t lock_mode = IntField(v, "S3ObjectLockMode");
+      const int64_t lock_days = IntField(v, "S3ObjectLockDays");
+      if ((lock_mode == kObjectLockLegacy || lock_mode == kObjectLockOn) && lock_days > 0) {
+        if (lock_days > 36500) {
+          return Fail(ErrorCode::kInvalidArgument, "the Storage Vault \"" + out.description +
+                                                       "\" asks for more than 36500 days of "
+                                                       "S3ObjectLockDays");
+        }
+        out.s3_object_lock_days = static_cast<int>(lock_days);
+      }
+      return out;
+    }
+    case kVaultSftp: {
+      const std::string server = StringField(v, "SFTPServer");
+      const std::string path = StringField(v, "SFTPRemotePath");
+      if (server.empty() || path.empty() || server.find_first_of("@/") != std::string::npos) {
+        return Fail(ErrorCode::kInvalidArgument, "the Storage Vault \"" + out.description +
+                                                     "\" has no valid SFTPServer and "
+                                                     "SFTPRemotePath");
+      }
+      const std::string user = StringField(v, "SFTPUsername");
+      out.location = "sftp:" + (user.empty() ? "" : user + "@") + SftpEndpoint(server) + ":" + path;
+      const int64_t mode = IntField(v, "SFTPAuthMode");
+      if (mode == kSftpAuthPassword) {
+        HALLEY_ASSIGN_OR_RETURN(
+            out.sftp_password,
+            PlainOrWrapped(v, "SFTPPassword", "EncryptedSFTPPassword", r, kSftpPasswordPurpose));
+      } else if (mode == kSftpAuthPrivateKey) {
+        HALLEY_ASSIGN_OR_RETURN(
+            out.sftp_private_key,
+            PlainOrWrapped(v, "SFTPPrivateKey", "EncryptedSFTPPrivateKey", r, kSftpKeyPurpose));
+      }
+      if (v.contains("SFTPCustomAuth_UseKnownHostsFile") &&
+          v["SFTPCustomAuth_UseKnownHostsFile"] == true) {
+        out.sftp_known_hosts = StringField(v, "SFTPCustomAuth_KnownHostsFile");
+      }
       return out;
     }
     default:
       return Fail(ErrorCode::kNotSupported,
                   "the Storage Vault \"" + out.description + "\" has type " +
                       std::to_string(IntField(v, "DestinationType")) +
-                      "; this client opens S3 (1000), Local Path (1002) and Halley bucket "
-                      "(1003) vaults");
+                      "; this client opens S3 (1000), SFTP (1001), Local Path (1002) and "
+                      "Halley bucket (1003) vaults");
   }
 }
 
@@ -211,11 +268,39 @@ Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r) {
     if (!StringField(v, "EncryptedBucketKey").empty()) {
       HALLEY_RETURN_IF_ERROR(rewrap(v, "EncryptedBucketKey", BucketKeyPurpose(v)));
     }
-    if (!StringField(v, "EncryptedS3SecretKey").empty()) {
-      HALLEY_RETURN_IF_ERROR(rewrap(v, "EncryptedS3SecretKey", kS3SecretPurpose));
+    for (auto [field, purpose] : {std::pair{"EncryptedS3SecretKey", kS3SecretPurpose},
+                                  {"EncryptedSFTPPassword", kSftpPasswordPurpose},
+                                  {"EncryptedSFTPPrivateKey", kSftpKeyPurpose}}) {
+      if (!StringField(v, field).empty()) HALLEY_RETURN_IF_ERROR(rewrap(v, field, purpose));
     }
   }
   return {};
+}
+
+Json SftpVault(const SftpLogin& login, std::string_view description, ByteView r, int64_t now) {
+  Json v = {{"Description", description},
+            {"CreateTime", now},
+            {"ModifyTime", now},
+            {"EncryptionKeyEncryptionMethod", kEncryptionMethodUnconfigured},
+            {"EncryptedEncryptionKey", ""},
+            {"RepoInitTimestamp", 0},
+            {"DestinationType", kVaultSftp},
+            {"SFTPServer", login.server},
+            {"SFTPUsername", login.user},
+            {"SFTPRemotePath", login.path},
+            {"SFTPAuthMode", login.auth_mode},
+            {"SFTPPassword", ""},
+            {"SFTPPrivateKey", ""},
+            {"SFTPCustomAuth_UseKnownHostsFile", !login.known_hosts_file.empty()},
+            {"SFTPCustomAuth_KnownHostsFile", login.known_hosts_file}};
+  if (login.auth_mode == kSftpAuthPassword) {
+    v["EncryptedSFTPPassword"] =
+        Base64Encode(crypto::WrapSecret(r, kSftpPasswordPurpose, AsBytes(login.secret)));
+  } else if (login.auth_mode == kSftpAuthPrivateKey) {
+    v["EncryptedSFTPPrivateKey"] =
+        Base64Encode(crypto::WrapSecret(r, kSftpKeyPurpose, AsBytes(login.secret)));
+  }
+  return v;
 }
 
 Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
@@ -227,8 +312,9 @@ Result<Json> VaultForLocation(std::string_view location, std::string_view descri
             {"EncryptedEncryptionKey", ""},
             {"RepoInitTimestamp", 0}};
   const std::string_view kForms =
-      "a local path, a Halley bucket rest:http[s]://ID:KEY@HOST[:PORT]/storage/ID/, or an S3 "
-      "bucket s3:[http[s]://]HOST[:PORT]/BUCKET[/PREFIX]";
+      "a local path, a Halley bucket rest:http[s]://ID:KEY@HOST[:PORT]/storage/ID/, an S3 "
+      "bucket s3:[http[s]://]HOST[:PORT]/BUCKET[/PREFIX] or an SFTP directory "
+      "sftp:[USER@]HOST[:PORT]:PATH";
   if (location.rfind("s3:", 0) == 0) {
     std::string_view rest = location.substr(3);
     bool tls = true;
@@ -261,6 +347,8 @@ Result<Json> VaultForLocation(std::string_view location, std::string_view descri
     v["S3CustomRegion"] = s3.region;
     v["S3AccessKey"] = s3.access_key;
     v["S3SecretKey"] = "";
+    v["S3ObjectLockMode"] = s3.object_lock_days > 0 ? kObjectLockOn : kObjectLockOff;
+    v["S3ObjectLockDays"] = s3.object_lock_days;
     v["EncryptedS3SecretKey"] =
         Base64Encode(crypto::WrapSecret(r, kS3SecretPurpose, AsBytes(s3.secret_key)));
     return v;

@@ -9,6 +9,8 @@
 //   EncryptedEncryptionKey = base64(WrapSecret(R, "vault-password", vault password))
 //   EncryptedBucketKey     = base64(WrapSecret(R, "bucket-key/" + CometBucket, bucket key))
 //   EncryptedS3SecretKey   = base64(WrapSecret(R, "s3-secret-key", S3 secret access key))
+//   EncryptedSFTPPassword  = base64(WrapSecret(R, "sftp-password", SFTP password))
+//   EncryptedSFTPPrivateKey = base64(WrapSecret(R, "sftp-private-key", private key, PEM))
 //
 // The vault password is hex(E) for vaults a device created. Its wrap names no vault ID, so the
 // manual's cloning procedure (copy EncryptionKeyEncryptionMethod, EncryptedEncryptionKey and
@@ -29,8 +31,17 @@ namespace halley::client {
 
 // DestinationType values (comet.md §3.2) a device can open so far.
 inline constexpr int64_t kVaultS3 = 1000;
+inline constexpr int64_t kVaultSftp = 1001;
 inline constexpr int64_t kVaultLocalPath = 1002;
 inline constexpr int64_t kVaultHalleyBucket = 1003;  // the product's "Comet Server" type
+// S3ObjectLockMode values (the product's OBJECT_LOCK_ constants).
+inline constexpr int64_t kObjectLockLegacy = 0;  // on if S3ObjectLockDays is above 0
+inline constexpr int64_t kObjectLockOn = 1;
+inline constexpr int64_t kObjectLockOff = 2;
+// SFTPAuthMode values.
+inline constexpr int64_t kSftpAuthNative = 0;  // the agent and ~/.ssh's keys, as ssh does
+inline constexpr int64_t kSftpAuthPassword = 1;
+inline constexpr int64_t kSftpAuthPrivateKey = 2;
 inline constexpr int64_t kEncryptionMethodUnconfigured = 0;
 inline constexpr int64_t kEncryptionMethodWrapV1 = 1;
 inline constexpr char kEngineFile[] = "engine1/file";
@@ -54,12 +65,31 @@ struct VaultAccess {
   bool initialized = false;  // RepoInitTimestamp != 0
   // An S3 vault's (type 1000) credentials and region; empty for other types.
   std::string s3_access_key, s3_secret_key, s3_region;
+  // Days an S3 vault's objects are kept under Object Lock (compliance mode, as the product
+  // does); 0: none. S3ObjectLockMode 1 (on) with S3ObjectLockDays, or the legacy mode 0 with
+  // days above 0; mode 2 is off.
+  int s3_object_lock_days = 0;
+  // An SFTP vault's (type 1001) login: a password or a private key (PEM) by SFTPAuthMode, and
+  // the known_hosts file to check the server against ("" : ~/.ssh/known_hosts).
+  std::string sftp_password, sftp_private_key, sftp_known_hosts;
+};
+
+// An SFTP vault entry's fields (type 1001), as `vault add` gathers them.
+struct SftpLogin {
+  std::string server;  // "host:port" ("[v6]:port")
+  std::string user;    // "" : the local user name, or the SSH configuration's
+  std::string path;    // SFTPRemotePath: absolute, or relative to the home directory
+  int64_t auth_mode = kSftpAuthNative;
+  std::string secret;  // the password (mode 1) or the private key in PEM (mode 2), wrapped by R
+  std::string known_hosts_file;  // "" : the default known_hosts
 };
 
 // What an S3 vault entry needs beside its location: the credentials (the secret key is
-// stored wrapped by R) and the region ("" for the server's default).
+// stored wrapped by R), the region ("" for the server's default) and the days of Object Lock
+// (0: off).
 struct S3Credentials {
   std::string access_key, secret_key, region;
+  int object_lock_days = 0;
 };
 
 // True if the vault entry carries a wrapped vault password (and a bucket key, for type 1003).
@@ -91,6 +121,9 @@ Result<void> RewrapSecrets(Json& profile, ByteView old_r, ByteView new_r);
 // or an S3 location without credentials.
 Result<Json> VaultForLocation(std::string_view location, std::string_view description, ByteView r,
                               int64_t now, const S3Credentials& s3 = {});
+
+// A vault entry for an SFTP location (type 1001); its secret is wrapped by `r`.
+Json SftpVault(const SftpLogin& login, std::string_view description, ByteView r, int64_t now);
 
 // A Protected Item of files and folders (engine1/file).
 struct FileItem {

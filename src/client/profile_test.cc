@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "base/test_util.h"
 #include "crypto/random.h"
 
@@ -121,7 +123,7 @@ TEST(ProfileTest, RejectsLocationsItCannotRecord) {
   ASSERT_TRUE(Succeeds(local));
   EXPECT_EQ((*local)["DestinationType"], kVaultLocalPath);
   EXPECT_EQ((*local)["LocalcopyPath"], "/srv/vault");
-  Json other = {{"DestinationType", 1001},  // SFTP
+  Json other = {{"DestinationType", 1004},  // FTP
                 {"EncryptionKeyEncryptionMethod", 1},
                 {"EncryptedEncryptionKey", ""}};
   EXPECT_TRUE(FailsWith(ReadVault(ProfileWith("v", other), "v", kR), ErrorCode::kCorruption));
@@ -193,6 +195,83 @@ TEST(ProfileTest, S3VaultsKeepTheirSecretKeyWrapped) {
   EXPECT_TRUE(FailsWith(VaultForLocation("s3:host/b", "x", kR, 0), ErrorCode::kInvalidArgument));
   EXPECT_TRUE(
       FailsWith(VaultForLocation("s3:host/", "x", kR, 0, creds), ErrorCode::kInvalidArgument));
+}
+
+TEST(ProfileTest, S3ObjectLockFollowsTheProductsModes) {
+  const Bytes r(24, 0x11);
+  auto v = VaultForLocation("s3:http://h:1/b/p", "x", r, 0, S3Credentials{"AK", "SK", "", 7});
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ((*v)["S3ObjectLockMode"], kObjectLockOn);
+  EXPECT_EQ((*v)["S3ObjectLockDays"], 7);
+  SetVaultPassword(*v, r, "pw");
+  Json p = {{"Destinations", {{"v1", *v}}}};
+  auto read = ReadVault(p, "v1", r);
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->s3_object_lock_days, 7);
+  // (mode, days) -> days locked: legacy 0 is on when days > 0; 2 is off whatever the days.
+  for (auto [mode, days, want] :
+       {std::tuple{0, 5, 5}, {0, 0, 0}, {1, 0, 0}, {2, 9, 0}, {1, 3, 3}}) {
+    p["Destinations"]["v1"]["S3ObjectLockMode"] = mode;
+    p["Destinations"]["v1"]["S3ObjectLockDays"] = days;
+    auto got = ReadVault(p, "v1", r);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->s3_object_lock_days, want) << mode << " " << days;
+  }
+  p["Destinations"]["v1"]["S3ObjectLockMode"] = 1;
+  p["Destinations"]["v1"]["S3ObjectLockDays"] = 40000;
+  EXPECT_FALSE(ReadVault(p, "v1", r).has_value());
+  auto off = VaultForLocation("s3:http://h:1/b/p", "x", r, 0, S3Credentials{"AK", "SK", ""});
+  ASSERT_TRUE(off.has_value());
+  EXPECT_EQ((*off)["S3ObjectLockMode"], kObjectLockOff);
+}
+
+TEST(ProfileTest, SftpVaultsKeepTheirLoginWrapped) {
+  const Bytes r(24, 0x22);
+  const Bytes other_r(24, 0x33);
+  SftpLogin login{"nas.lan:2222", "backup", "/srv/vault", kSftpAuthPassword, "pass word", ""};
+  Json v = SftpVault(login, "nas", r, 5);
+  EXPECT_EQ(v["DestinationType"], kVaultSftp);
+  EXPECT_EQ(v["SFTPPassword"], "");  // only the wrapped copy
+  EXPECT_EQ(v.dump().find("pass word"), std::string::npos);
+  SetVaultPassword(v, r, "pw");
+  Json p = {{"Destinations", {{"v", v}}}};
+  auto read = ReadVault(p, "v", r);
+  ASSERT_TRUE(read.has_value()) << read.error().Message();
+  EXPECT_EQ(read->location, "sftp:backup@nas.lan:2222:/srv/vault");
+  EXPECT_EQ(read->sftp_password, "pass word");
+  EXPECT_EQ(read->sftp_private_key, "");
+  EXPECT_EQ(read->sftp_known_hosts, "");
+  EXPECT_FALSE(ReadVault(p, "v", other_r).has_value());
+  // A password change re-wraps the SFTP secret too.
+  ASSERT_TRUE(RewrapSecrets(p, r, other_r).has_value());
+  EXPECT_EQ(ReadVault(p, "v", other_r)->sftp_password, "pass word");
+
+  login = {"[::1]", "", "rel/dir", kSftpAuthPrivateKey, "-----BEGIN KEY-----", "/etc/kh"};
+  Json k = SftpVault(login, "k", r, 5);
+  SetVaultPassword(k, r, "pw");
+  read = ReadVault(Json{{"Destinations", {{"k", k}}}}, "k", r);
+  ASSERT_TRUE(read.has_value()) << read.error().Message();
+  EXPECT_EQ(read->location, "sftp:[::1]:22:rel/dir");
+  EXPECT_EQ(read->sftp_private_key, "-----BEGIN KEY-----");
+  EXPECT_EQ(read->sftp_known_hosts, "/etc/kh");
+
+  // As an admin writes it: plain password, a server without a port, the native login.
+  Json admin = {{"DestinationType", kVaultSftp},
+                {"SFTPServer", "host"},
+                {"SFTPRemotePath", "a:b"},
+                {"SFTPAuthMode", kSftpAuthPassword},
+                {"SFTPPassword", "plain"},
+                {"SFTPCustomAuth_UseKnownHostsFile", false},
+                {"SFTPCustomAuth_KnownHostsFile", "/ignored"}};
+  SetVaultPassword(admin, r, "pw");
+  read = ReadVault(Json{{"Destinations", {{"a", admin}}}}, "a", r);
+  ASSERT_TRUE(read.has_value()) << read.error().Message();
+  EXPECT_EQ(read->location, "sftp:host:22:a:b");
+  EXPECT_EQ(read->sftp_password, "plain");
+  EXPECT_EQ(read->sftp_known_hosts, "");
+  admin["SFTPServer"] = "u@host";
+  EXPECT_TRUE(FailsWith(ReadVault(Json{{"Destinations", {{"a", admin}}}}, "a", r),
+                        ErrorCode::kInvalidArgument));
 }
 
 TEST(ProfileTest, FieldsOfTheWrongTypeReadAsEmpty) {

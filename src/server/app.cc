@@ -7,6 +7,8 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "storage/retrying_blob_store.h"
+#include "storage/s3_blob_store.h"
 
 namespace halley::server {
 namespace {
@@ -16,6 +18,27 @@ Result<void> MakeDirs(const std::string& path) {
   std::filesystem::create_directories(path, ec);
   if (ec) return Fail(ErrnoError("creating " + path, ec.value()));
   return {};
+}
+
+// Where the bucket registrations live in an S3 Storage Role: beside the buckets, under a
+// name no bucket ID can take ('.' is not allowed in IDs).
+constexpr std::string_view kSharedRegistrations = ".halley-buckets";
+// How long a registration read from S3 is trusted before it is read again: a bucket deleted
+// through another server stops working here within this time.
+constexpr std::chrono::seconds kSharedRegistrationRefresh{10};
+
+// The store of `prefix` below the S3 destination. Requests that fail for a moment are
+// retried briefly; the client retries for longer.
+Result<storage::BlobStorePtr> OpenS3Prefix(const S3Destination& s3, const std::string& prefix) {
+  storage::S3Options o;
+  o.credentials = {s3.access_key, s3.secret_key, ""};
+  o.region = s3.region;
+  HALLEY_ASSIGN_OR_RETURN(auto store,
+                          storage::S3BlobStore::Open(s3.location + "/" + prefix, std::move(o)));
+  storage::RetryPolicy retry;
+  retry.give_up_after = std::chrono::seconds(20);
+  return storage::BlobStorePtr(
+      std::make_unique<storage::RetryingBlobStore>(std::move(store), std::move(retry)));
 }
 
 // DatabaseCheckLevel: 0 none, 1 quick check, 2 and more full integrity check.
@@ -50,19 +73,34 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
       HALLEY_RETURN_IF_ERROR(CheckDatabase(dir + "/" + name, check));
     }
   }
-  HALLEY_ASSIGN_OR_RETURN(app->buckets_,
-                          BucketRegistry::Open(dir + "/halley-buckets.db3", *options.clock));
+  BucketStorage storage;
+  if (auto s3 = config.StorageS3(); s3 && config.StorageRoleEnabled()) {
+    // Buckets and their registrations in one S3 bucket, shared by every server using it.
+    storage.open_remote = [s3 = *s3](const std::string& prefix) {
+      return OpenS3Prefix(s3, prefix);
+    };
+    HALLEY_ASSIGN_OR_RETURN(storage::BlobStorePtr records,
+                            storage.open_remote(std::string(kSharedRegistrations)));
+    if (auto made = records->Create(); !made) {
+      return Fail(made.error().WithContext("the Storage Role's S3 storage " + s3->location));
+    }
+    HALLEY_ASSIGN_OR_RETURN(
+        app->buckets_,
+        BucketRegistry::OpenShared(std::move(records), *options.clock, kSharedRegistrationRefresh));
+  } else {
+    HALLEY_ASSIGN_OR_RETURN(app->buckets_,
+                            BucketRegistry::Open(dir + "/halley-buckets.db3", *options.clock));
+    if (config.StorageRoleEnabled()) {
+      storage.volumes = config.StorageVolumes();
+      for (const std::string& v : storage.volumes) HALLEY_RETURN_IF_ERROR(MakeDirs(v));
+    }
+  }
   HALLEY_ASSIGN_OR_RETURN(app->sessions_,
                           SessionStore::Open(dir + "/halley-sessions.db3", *options.clock));
   HALLEY_ASSIGN_OR_RETURN(app->users_, UserStore::Open(dir + "/halley-users.db3"));
   HALLEY_ASSIGN_OR_RETURN(app->jobs_, JobStore::Open(dir + "/halley-jobs.db3", *options.clock));
-  std::vector<std::string> volumes;
-  if (config.StorageRoleEnabled()) {
-    volumes = config.StorageVolumes();
-    for (const std::string& v : volumes) HALLEY_RETURN_IF_ERROR(MakeDirs(v));
-  }
   app->storage_ =
-      std::make_unique<StorageRole>(*app->buckets_, std::move(volumes), config.VerifyUploads());
+      std::make_unique<StorageRole>(*app->buckets_, std::move(storage), config.VerifyUploads());
   app->start_time_ =
       std::chrono::duration_cast<std::chrono::seconds>(options.clock->Now().time_since_epoch())
           .count();

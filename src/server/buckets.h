@@ -2,10 +2,11 @@
 //
 // The Storage Role's buckets: one per Storage Vault, each gated by a key of which the server
 // keeps only bcrypt(base64(SHA-512(key))) (DESIGN §4). Held in halley-buckets.db3 (SQLite,
-// WAL). Verified keys are remembered (SecretCache), so bcrypt does not run per request.
-// Thread-safe.
+// WAL), or, for servers sharing an object store, in that store (OpenShared). Verified keys are
+// remembered (SecretCache), so bcrypt does not run per request. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "base/error.h"
 #include "db/db.h"
 #include "server/secret_cache.h"
+#include "storage/blob_store.h"
 
 namespace halley::server {
 
@@ -27,10 +29,29 @@ struct BucketProperties {
   uint64_t limit_bytes = 0;  // the Storage Role refuses uploads beyond it (507); 0 = no limit
 };
 
+// Where registrations are kept.
+class BucketRecords {
+ public:
+  virtual ~BucketRecords() = default;
+  virtual Result<void> Insert(const BucketProperties& b) = 0;        // kAlreadyExists if taken
+  virtual Result<BucketProperties> Find(const std::string& id) = 0;  // kNotFound
+  virtual Result<std::vector<BucketProperties>> All() = 0;           // sorted by ID
+  virtual Result<void> Erase(const std::string& id) = 0;             // kNotFound
+};
+
 class BucketRegistry {
  public:
-  // Opens (creating and migrating) the database at `path`.
+  // Opens (creating and migrating) the database at `path`: the registrations of one server.
   static Result<std::unique_ptr<BucketRegistry>> Open(const std::string& path, Clock& clock);
+  // Keeps the registrations as objects in `store` (beside the buckets, in the Storage Role's
+  // object storage), so that every server using that storage serves the same buckets: one
+  // object per bucket, in the store's keys/, named by the SHA-256 of the bucket ID and holding
+  // its properties as JSON. A registration seen is remembered for `refresh` (a bucket deleted
+  // through another server keeps working here for at most that long); one not found is asked
+  // for again at once, so a bucket registered elsewhere works here straight away.
+  static Result<std::unique_ptr<BucketRegistry>> OpenShared(storage::BlobStorePtr store,
+                                                            Clock& clock,
+                                                            std::chrono::seconds refresh);
 
   struct Registered {
     std::string id;
@@ -44,10 +65,10 @@ class BucketRegistry {
   // here, then forgotten).
   Result<Registered> Register(std::string id, int key_format, std::string key_value,
                               std::string organization_id, uint64_t limit_bytes = 0);
-  Result<BucketProperties> Get(const std::string& id);
-  Result<std::vector<BucketProperties>> List();
+  Result<BucketProperties> Get(const std::string& id) { return records_->Find(id); }
+  Result<std::vector<BucketProperties>> List() { return records_->All(); }
   // kNotFound if there is no such bucket. The caller removes the data.
-  Result<void> Delete(const std::string& id);
+  Result<void> Delete(const std::string& id) { return records_->Erase(id); }
 
   // True if `key` opens bucket `id`. Constant-time on the remembered path; false for an
   // unknown bucket (after the same bcrypt work as a wrong key, so timing does not tell
@@ -57,10 +78,12 @@ class BucketRegistry {
   static bool ValidId(std::string_view id);
 
  private:
-  BucketRegistry(db::Database db, Clock& clock, std::string dummy_hash)
-      : db_(std::move(db)), clock_(clock), dummy_hash_(std::move(dummy_hash)) {}
+  BucketRegistry(std::unique_ptr<BucketRecords> records, Clock& clock, std::string dummy_hash)
+      : records_(std::move(records)), clock_(clock), dummy_hash_(std::move(dummy_hash)) {}
+  static Result<std::unique_ptr<BucketRegistry>> Make(std::unique_ptr<BucketRecords> records,
+                                                      Clock& clock);
 
-  db::Database db_;
+  std::unique_ptr<BucketRecords> records_;
   Clock& clock_;
   const std::string dummy_hash_;
   SecretCache verified_;

@@ -3,9 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "base/test_util.h"
 #include "crypto/bcrypt.h"
 #include "server/config.h"
+#include "storage/local_blob_store.h"
 
 namespace halley::server {
 namespace {
@@ -105,6 +109,72 @@ TEST(BucketRegistry, SurvivesAReopen) {
   auto reg = OpenRegistry(dir);
   ASSERT_EQ(reg->List()->size(), 1u);
   EXPECT_TRUE(reg->CheckKey("persist", key));
+}
+
+// Two servers sharing one storage, each with its own registry (and cache) over it.
+struct SharedPair {
+  explicit SharedPair(const TempDir& dir) {
+    for (auto* reg : {&a, &b}) {
+      auto store = storage::LocalBlobStore::Open(dir.Sub("registrations"));
+      HALLEY_CHECK(store.has_value());
+      if (reg == &a) HALLEY_CHECK((*store)->Create().has_value());
+      auto r = BucketRegistry::OpenShared(std::move(*store), clock, std::chrono::seconds(10));
+      HALLEY_CHECK(r.has_value());
+      *reg = std::move(*r);
+    }
+  }
+  FakeClock clock{std::chrono::system_clock::now()};
+  std::unique_ptr<BucketRegistry> a, b;
+};
+
+TEST(BucketRegistry, SharedRegistrationsAreSeenByEveryServer) {
+  TempDir dir;
+  SharedPair servers(dir);
+  auto added = servers.a->Register("vault-1", 0, "", "org", 5000);
+  ASSERT_TRUE(added) << added.error().Message();
+  auto seen = servers.b->Get("vault-1");  // at once: misses are never cached
+  ASSERT_TRUE(seen) << seen.error().Message();
+  EXPECT_EQ(seen->organization_id, "org");
+  EXPECT_EQ(seen->limit_bytes, 5000u);
+  EXPECT_TRUE(servers.b->CheckKey("vault-1", added->key));
+  EXPECT_FALSE(servers.b->CheckKey("vault-1", added->key + "x"));
+  // One ID, one winner, whichever server is asked.
+  EXPECT_TRUE(FailsWith(servers.b->Register("vault-1", 0, "", ""), ErrorCode::kAlreadyExists));
+  ASSERT_TRUE(servers.b->Register("vault-2", 0, "", ""));
+  auto listed = servers.a->List();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[0].id, "vault-1");
+  EXPECT_EQ((*listed)[1].id, "vault-2");
+}
+
+TEST(BucketRegistry, ASharedDeleteReachesOtherServersWithinTheRefresh) {
+  TempDir dir;
+  SharedPair servers(dir);
+  auto added = servers.a->Register("gone", 0, "", "");
+  ASSERT_TRUE(added);
+  ASSERT_TRUE(servers.b->CheckKey("gone", added->key));
+  ASSERT_TRUE(servers.a->Delete("gone"));
+  EXPECT_FALSE(servers.a->CheckKey("gone", added->key));
+  EXPECT_TRUE(servers.b->CheckKey("gone", added->key));  // remembered for a while
+  servers.clock.Advance(std::chrono::seconds(11));
+  EXPECT_FALSE(servers.b->CheckKey("gone", added->key));
+  EXPECT_TRUE(FailsWith(servers.b->Delete("gone"), ErrorCode::kNotFound));
+}
+
+TEST(BucketRegistry, ADamagedSharedRegistrationIsReported) {
+  TempDir dir;
+  SharedPair servers(dir);
+  ASSERT_TRUE(servers.a->Register("x", 0, "", ""));
+  // Replace the record with another bucket's ID inside.
+  for (const auto& e : std::filesystem::directory_iterator(dir.Sub("registrations/keys"))) {
+    std::filesystem::permissions(e.path(), std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::add);
+    std::ofstream(e.path(), std::ios::trunc)
+        << R"({"ID":"y","CreateTime":1,"KeyFormat":2,"KeyHash":"h"})";
+  }
+  EXPECT_TRUE(FailsWith(servers.b->Get("x"), ErrorCode::kCorruption));
+  EXPECT_FALSE(servers.b->CheckKey("x", "anything"));
 }
 
 }  // namespace

@@ -83,6 +83,20 @@ Result<void> ValidateDestination(const Json& d, const std::string& where, bool a
     }
     return {};
   }
+  if (type == kDestinationS3 && allow_span) {
+    for (const char* key :
+         {"S3Server", "S3BucketName", "S3Subdir", "S3AccessKey", "S3SecretKey", "S3CustomRegion"}) {
+      HALLEY_RETURN_IF_ERROR(Expect(d, key, Kind::kString, where));
+    }
+    HALLEY_RETURN_IF_ERROR(Expect(d, "S3UsesTLS", Kind::kBool, where));
+    for (const char* key : {"S3Server", "S3BucketName"}) {
+      if (!Child(d, key).is_string() || Child(d, key).get_ref<const std::string&>().empty()) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "halleyd.cfg: " + where + "." + key + " is needed for an S3 destination");
+      }
+    }
+    return {};
+  }
   if (type == kDestinationSpanned && allow_span) {
     const Json& targets = Child(d, "SpanTargets");
     if (!targets.is_array() || targets.empty()) {
@@ -98,7 +112,7 @@ Result<void> ValidateDestination(const Json& d, const std::string& where, bool a
   return Fail(ErrorCode::kNotSupported,
               "halleyd.cfg: " + where + ".DestinationType " + std::to_string(type) +
                   " is not supported for the Storage Role (use 1002 Local Path" +
-                  (allow_span ? " or 1006 Spanned)" : ")"));
+                  (allow_span ? ", 1006 Spanned or 1000 S3-compatible)" : ")"));
 }
 
 }  // namespace
@@ -244,12 +258,32 @@ std::vector<httpd::ListenSpec> ServerConfig::ListenAddresses() const {
 std::vector<std::string> ServerConfig::StorageVolumes() const {
   const Json& storage = Child(Child(doc_, "StorageRole"), "Storage");
   std::vector<std::string> out;
-  if (IntOr(storage, "DestinationType", kDestinationLocalPath) == kDestinationSpanned) {
+  const int64_t type = IntOr(storage, "DestinationType", kDestinationLocalPath);
+  if (type == kDestinationS3) return out;
+  if (type == kDestinationSpanned) {
     for (const Json& t : Child(storage, "SpanTargets")) out.push_back(Resolve(t["LocalcopyPath"]));
   } else {
     out.push_back(Resolve(Child(storage, "LocalcopyPath").get<std::string>()));
   }
   return out;
+}
+
+std::optional<S3Destination> ServerConfig::StorageS3() const {
+  const Json& storage = Child(Child(doc_, "StorageRole"), "Storage");
+  if (IntOr(storage, "DestinationType", kDestinationLocalPath) != kDestinationS3) {
+    return std::nullopt;
+  }
+  auto text = [&](const char* key) {
+    const Json& v = Child(storage, key);
+    return v.is_string() ? v.get<std::string>() : std::string();
+  };
+  std::string subdir = text("S3Subdir");
+  while (subdir.starts_with('/')) subdir.erase(0, 1);
+  while (subdir.ends_with('/')) subdir.pop_back();
+  return S3Destination{(BoolOr(storage, "S3UsesTLS", true) ? "https://" : "http://") +
+                           text("S3Server") + "/" + text("S3BucketName") +
+                           (subdir.empty() ? "" : "/" + subdir),
+                       text("S3AccessKey"), text("S3SecretKey"), text("S3CustomRegion")};
 }
 
 bool ServerConfig::VerifyUploads() const {

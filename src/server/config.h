@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,16 @@ inline constexpr int kPasswordFormatBcrypt = 1;        // bcrypt(secret)
 inline constexpr int kPasswordFormatBcryptSha512 = 2;  // bcrypt(base64(SHA-512(secret)))
 
 // DestinationType values a Storage Role can keep its buckets on.
+inline constexpr int kDestinationS3 = 1000;
 inline constexpr int kDestinationLocalPath = 1002;
 inline constexpr int kDestinationSpanned = 1006;
+
+// An S3-compatible StorageRole.Storage (DestinationType 1000: S3Server, S3UsesTLS,
+// S3BucketName, S3Subdir, S3AccessKey, S3SecretKey, S3CustomRegion).
+struct S3Destination {
+  std::string location;  // "http[s]://server/bucket[/subdir]": an s3: location without "s3:"
+  std::string access_key, secret_key, region;
+};
 
 struct LoginProtection {
   bool enabled = true;
@@ -54,6 +63,8 @@ class ServerConfig {
   // Absolute directories of the Storage Role's volumes: one for a Local Path destination,
   // one per span target for a Spanned one.
   std::vector<std::string> StorageVolumes() const;
+  // The S3 storage of the Storage Role's buckets, if StorageRole.Storage is of type 1000.
+  std::optional<S3Destination> StorageS3() const;
   // StorageRole.VerifyUploads (default true): refuse an upload whose SHA-256 is not its name.
   bool VerifyUploads() const;
   bool TrustXForwardedFor() const;

@@ -55,7 +55,8 @@ TEST(ServerConfig, RejectsKnownKeysOfTheWrongTypeNamingThem) {
       {"/StorageRole/RoleEnabled", "yes", "StorageRole.RoleEnabled must be a boolean"},
       {"/ListenAddresses", Json::array(), "ListenAddresses needs an address"},
       {"/AuthenticationRole/PruneLogsAfterDays", "90", "PruneLogsAfterDays must be an integer"},
-      {"/StorageRole/Storage/DestinationType", 1000, "1000 is not supported"},
+      {"/StorageRole/Storage/DestinationType", 1003, "1003 is not supported"},
+      {"/StorageRole/Storage/DestinationType", kDestinationS3, "S3Server is needed"},
       {"/StorageRole/Storage/LocalcopyPath", "", "LocalcopyPath is empty"},
       {"/AdminUsers", Json::array({{{"Username", 5}}}), "Username must be a string"},
   };
@@ -81,6 +82,33 @@ TEST(ServerConfig, SpannedStorageListsEveryVolumeResolvedAgainstTheDataDir) {
   EXPECT_EQ(config->StorageVolumes(), (std::vector<std::string>{"/data/v1", "/mnt/v2"}));
   doc["StorageRole"]["Storage"]["SpanTargets"] = Json::array();
   EXPECT_FALSE(ServerConfig::FromJson(doc, "/data"));
+}
+
+TEST(ServerConfig, S3StorageGivesTheBucketLocationAndNoVolumes) {
+  Json doc = ServerConfig::Default("/data");
+  doc["StorageRole"]["Storage"] = {{"DestinationType", kDestinationS3},
+                                   {"S3Server", "rgw.example.com:7480"},
+                                   {"S3UsesTLS", false},
+                                   {"S3BucketName", "halley"},
+                                   {"S3Subdir", "/buckets/"},
+                                   {"S3AccessKey", "AK"},
+                                   {"S3SecretKey", "SK"},
+                                   {"S3CustomRegion", "eu-1"}};
+  auto config = ServerConfig::FromJson(doc, "/data");
+  ASSERT_TRUE(config) << config.error().Message();
+  auto s3 = config->StorageS3();
+  ASSERT_TRUE(s3);
+  EXPECT_EQ(s3->location, "http://rgw.example.com:7480/halley/buckets");
+  EXPECT_EQ(s3->access_key, "AK");
+  EXPECT_EQ(s3->secret_key, "SK");
+  EXPECT_EQ(s3->region, "eu-1");
+  EXPECT_TRUE(config->StorageVolumes().empty());
+  doc["StorageRole"]["Storage"]["S3UsesTLS"] = "no";
+  EXPECT_FALSE(ServerConfig::FromJson(doc, "/data"));
+  doc["StorageRole"]["Storage"].erase("S3UsesTLS");  // https by default
+  EXPECT_EQ(ServerConfig::FromJson(doc, "/data")->StorageS3()->location,
+            "https://rgw.example.com:7480/halley/buckets");
+  EXPECT_FALSE(ServerConfig::FromJson(ServerConfig::Default("/d"), "/d")->StorageS3());
 }
 
 TEST(ServerConfig, HashesPlaintextAdminPasswords) {

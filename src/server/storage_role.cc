@@ -288,20 +288,23 @@ Result<std::shared_ptr<storage::BlobStore>> StorageRole::OpenBucket(const std::s
   std::lock_guard lock(mu_);
   if (auto it = open_.find(id); it != open_.end()) return it->second;
   std::shared_ptr<storage::BlobStore> store;
-  if (volumes_.size() == 1) {
-    HALLEY_ASSIGN_OR_RETURN(store, storage::LocalBlobStore::Open(volumes_[0] + "/" + id));
+  const std::vector<std::string>& volumes = storage_.volumes;
+  if (storage_.open_remote) {
+    HALLEY_ASSIGN_OR_RETURN(store, storage_.open_remote(id));
+  } else if (volumes.size() == 1) {
+    HALLEY_ASSIGN_OR_RETURN(store, storage::LocalBlobStore::Open(volumes[0] + "/" + id));
   } else {
     // A bucket created before a volume was added gets its directory there too, so that the
     // new volume can take new objects (the layout below the root is made on demand).
     bool anywhere = false;
-    for (const std::string& volume : volumes_) {
+    for (const std::string& volume : volumes) {
       anywhere = anywhere || ::access((volume + "/" + id).c_str(), F_OK) == 0;
     }
     if (anywhere) {
-      for (const std::string& volume : volumes_) ::mkdir((volume + "/" + id).c_str(), 0700);
+      for (const std::string& volume : volumes) ::mkdir((volume + "/" + id).c_str(), 0700);
     }
     std::vector<storage::SpannedBlobStore::Member> members;
-    for (const std::string& volume : volumes_) {
+    for (const std::string& volume : volumes) {
       HALLEY_ASSIGN_OR_RETURN(auto member, storage::LocalBlobStore::Open(volume + "/" + id));
       members.push_back({std::move(member), [volume] { return FreeBytes(volume); }});
     }
@@ -357,12 +360,27 @@ Response StorageRole::Handle(Request& req) {
 
 Result<void> StorageRole::DeleteBucketData(const std::string& id) {
   if (!BucketRegistry::ValidId(id)) return Fail(ErrorCode::kInvalidArgument, "bad bucket ID");
+  if (storage_.open_remote) {
+    // Object by object; the config last, so that an interrupted delete is still seen as a
+    // (damaged) vault and can be deleted again.
+    HALLEY_ASSIGN_OR_RETURN(auto store, OpenBucket(id));
+    for (ObjectType type : storage::kAllObjectTypes) {
+      if (type == ObjectType::kConfig) continue;
+      std::vector<std::string> names;
+      HALLEY_RETURN_IF_ERROR(store->List(type, [&](const storage::ObjectInfo& o) -> Result<void> {
+        names.push_back(o.name);
+        return {};
+      }));
+      for (const std::string& name : names) HALLEY_RETURN_IF_ERROR(store->Remove({type, name}));
+    }
+    HALLEY_RETURN_IF_ERROR(store->Remove(ObjectHandle::Config()));
+  }
   {
     std::lock_guard lock(mu_);
     open_.erase(id);
     used_.erase(id);
   }
-  for (const std::string& volume : volumes_) {
+  for (const std::string& volume : storage_.volumes) {
     std::error_code ec;
     std::filesystem::remove_all(volume + "/" + id, ec);
     if (ec) return Fail(ErrnoError("removing " + volume + "/" + id, ec.value()));
@@ -405,9 +423,10 @@ Result<uint64_t> StorageRole::Measure(storage::BlobStore& store) {
 }
 
 Json StorageRole::FreeSpace() const {
+  if (storage_.open_remote) return {{"Unlimited", true}, {"UsedPercent", 0}, {"AvailableBytes", 0}};
   Json targets = Json::array();
   uint64_t total_avail = 0, total_size = 0;
-  for (const std::string& volume : volumes_) {
+  for (const std::string& volume : storage_.volumes) {
     struct statvfs st {};
     uint64_t avail = 0, size = 0;
     if (::statvfs(volume.c_str(), &st) == 0) {
@@ -424,7 +443,7 @@ Json StorageRole::FreeSpace() const {
                                        static_cast<double>(total_size)
                                  : 0.0;
   Json out = {{"Unlimited", false}, {"UsedPercent", used}, {"AvailableBytes", total_avail}};
-  if (volumes_.size() > 1) out["Spanned"] = {{"Targets", targets}};
+  if (storage_.volumes.size() > 1) out["Spanned"] = {{"Targets", targets}};
   return out;
 }
 

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "storage/blob_store.h"
 
+#include <sys/random.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+
+#include "base/encoding.h"
 
 namespace halley::storage {
 
@@ -34,14 +40,36 @@ std::string ObjectHandle::Path() const {
   return p;
 }
 
+namespace {
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+}  // namespace
+
+bool IsObjectName(std::string_view s) { return s.size() == 64 && IsLowerHex(s); }
+bool IsShardName(std::string_view s) { return s.size() == 2 && IsLowerHex(s); }
+
+std::string TempName() {
+  static std::atomic<uint64_t> counter{0};
+  uint64_t r = 0;
+  if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r)) {
+    // Exclusive creation makes uniqueness a matter of retries, not correctness; any varying
+    // value will do.
+    r = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+        (counter.fetch_add(1) << 40) ^ static_cast<uint64_t>(::getpid());
+  }
+  uint8_t bytes[sizeof r];
+  for (size_t i = 0; i < sizeof r; ++i) bytes[i] = static_cast<uint8_t>(r >> (8 * i));
+  return ".tmp-" + HexEncode(bytes);
+}
+
 Result<void> ValidateHandle(const ObjectHandle& h) {
   if (h.type == ObjectType::kConfig) {
     if (h.name != "config") return Fail(ErrorCode::kInvalidArgument, "config must be named config");
     return {};
   }
-  bool ok = h.name.size() == 64;
-  for (char c : h.name) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-  if (!ok) {
+  if (!IsObjectName(h.name)) {
     return Fail(ErrorCode::kInvalidArgument, "invalid object name \"" + h.name.substr(0, 80) +
                                                  "\" in " + std::string(ObjectTypeDir(h.type)) +
                                                  "/");

@@ -57,6 +57,14 @@ struct ObjectHandle {
 // Returns kInvalidArgument unless `h` names a valid object (see ObjectHandle).
 Result<void> ValidateHandle(const ObjectHandle& h);
 
+// True for 64 lower-case hex digits (an object name) and for 2 (a data/ shard directory).
+bool IsObjectName(std::string_view s);
+bool IsShardName(std::string_view s);
+
+// A fresh name for the temporary file of a write in flight: ".tmp-<16 hex>". It starts with
+// '.', so it can never collide with or be listed as an object.
+std::string TempName();
+
 struct ObjectInfo {
   std::string name;
   uint64_t size = 0;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "storage/faulty_blob_store.h"
+#include "storage/limited_blob_store.h"
 #include "storage/local_blob_store.h"
 #include "storage/mem_blob_store.h"
 #include "storage/spanned_blob_store.h"
@@ -42,20 +43,25 @@ BlobStorePtr MakeLocal(bool rename_noreplace) {
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, BlobStoreConformanceTest,
-    ::testing::Values(BlobStoreFactory{"Local", [] { return MakeLocal(true); }},
-                      BlobStoreFactory{"LocalLinkPublish", [] { return MakeLocal(false); }},
-                      BlobStoreFactory{"Mem", [] { return MemBlobStore::Make(); }},
-                      BlobStoreFactory{
-                          "FaultyNoFaultsOverMem",
-                          [] { return std::make_unique<FaultyBlobStore>(MemBlobStore::Make()); }},
-                      BlobStoreFactory{"SpannedOverTwoLocal",
-                                       [] {
-                                         std::vector<SpannedBlobStore::Member> members;
-                                         members.push_back({MakeLocal(true), nullptr});
-                                         members.push_back({MakeLocal(true), nullptr});
-                                         return std::move(
-                                             *SpannedBlobStore::Open(std::move(members)));
-                                       }}),
+    ::testing::Values(
+        BlobStoreFactory{"Local", [] { return MakeLocal(true); }},
+        BlobStoreFactory{"LocalLinkPublish", [] { return MakeLocal(false); }},
+        BlobStoreFactory{"Mem", [] { return MemBlobStore::Make(); }},
+        BlobStoreFactory{"FaultyNoFaultsOverMem",
+                         [] { return std::make_unique<FaultyBlobStore>(MemBlobStore::Make()); }},
+        BlobStoreFactory{"SpannedOverTwoLocal",
+                         [] {
+                           std::vector<SpannedBlobStore::Member> members;
+                           members.push_back({MakeLocal(true), nullptr});
+                           members.push_back({MakeLocal(true), nullptr});
+                           return std::move(*SpannedBlobStore::Open(std::move(members)));
+                         }},
+        BlobStoreFactory{
+            "LimitedToOneOverMem",
+            [] { return std::make_unique<LimitedBlobStore>(MemBlobStore::Make(), 1); }},
+        BlobStoreFactory{
+            "LimitedToThreeOverMem",
+            [] { return std::make_unique<LimitedBlobStore>(MemBlobStore::Make(), 3); }}),
     BlobStoreFactoryName);
 
 }  // namespace

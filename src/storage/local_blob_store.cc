@@ -3,12 +3,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -17,8 +15,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-
-#include "base/encoding.h"
 
 namespace halley::storage {
 namespace {
@@ -158,27 +154,6 @@ Result<void> MakeDirAll(const std::string& path, std::set<std::string>& dirty) {
 Result<void> FsyncDirs(const std::set<std::string>& dirs) {
   for (const std::string& d : dirs) HALLEY_RETURN_IF_ERROR(FsyncDir(d));
   return {};
-}
-
-bool IsLowerHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-bool IsObjectName(std::string_view s) { return s.size() == 64 && IsLowerHex(s); }
-bool IsShardName(std::string_view s) { return s.size() == 2 && IsLowerHex(s); }
-
-// Temporary names start with '.', so they can never collide with or be listed as objects.
-std::string TempName() {
-  static std::atomic<uint64_t> counter{0};
-  uint64_t r = 0;
-  if (::getrandom(&r, sizeof r, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof r)) {
-    // O_EXCL makes uniqueness a matter of retries, not correctness; any varying value will do.
-    r = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-        (counter.fetch_add(1) << 40) ^ static_cast<uint64_t>(::getpid());
-  }
-  uint8_t bytes[sizeof r];
-  for (size_t i = 0; i < sizeof r; ++i) bytes[i] = static_cast<uint8_t>(r >> (8 * i));
-  return ".tmp-" + HexEncode(bytes);
 }
 
 struct DirCloser {

@@ -127,6 +127,16 @@ int64_t ParseIsoTime(const std::string& s) {
   return static_cast<int64_t>(timegm(&tm));
 }
 
+// `t` as "2026-11-27T01:02:03Z", the form S3 takes for a retain-until date.
+std::string IsoTime(std::chrono::system_clock::time_point t) {
+  const time_t secs = std::chrono::system_clock::to_time_t(t);
+  struct tm tm {};
+  gmtime_r(&secs, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
 }  // namespace
 
 S3BlobStore::S3BlobStore(S3Options options)
@@ -212,6 +222,13 @@ Error S3BlobStore::StatusError(const Response& r, std::string_view what) const {
     return error(ErrorCode::kNotFound, "the bucket \"" + bucket_ + "\" does not exist");
   }
   if (code == "QuotaExceeded" || r.status == 507) return error(ErrorCode::kNoSpace);
+  // What S3 answers a retention in a bucket without Object Lock (AWS: "Bucket is missing
+  // Object Lock Configuration"; Ceph: no text, or "... object lock not configured").
+  if (code == "InvalidRequest" && options_.object_lock != S3ObjectLock::kOff &&
+      (text.empty() || text.find("lock") != std::string::npos ||
+       text.find("Lock") != std::string::npos)) {
+    return error(ErrorCode::kInvalidArgument, NoObjectLockText());
+  }
   // A body damaged on the way, a stalled upload, throttling and server trouble: a retry may
   // succeed.
   if (code == "BadDigest" || code == "XAmzContentSHA256Mismatch" || code == "IncompleteBody" ||
@@ -242,9 +259,13 @@ Result<void> S3BlobStore::Create() {
   HALLEY_ASSIGN_OR_RETURN(Response exists, Send(head));
   // 403: credentials limited to a prefix_ may not look at the bucket_ itself; the first write
   // will tell whether they may write there.
-  if (IsHttpSuccess(exists) || exists.status == 403) return {};
+  if (IsHttpSuccess(exists) || exists.status == 403) return CheckObjectLock();
   if (exists.status != 404) return Fail(StatusError(exists, "looking up the bucket"));
   Request make{.method = "PUT", .url = BucketUrl()};
+  if (options_.object_lock != S3ObjectLock::kOff) {
+    // Turns on versioning too: a DELETE then adds a delete marker and keeps the version.
+    make.headers.emplace_back("x-amz-bucket-object-lock-enabled", "true");
+  }
   std::string body;
   if (region_ != "us-east-1") {
     body =
@@ -254,8 +275,39 @@ Result<void> S3BlobStore::Create() {
     make.body = AsBytes(body);
   }
   HALLEY_ASSIGN_OR_RETURN(Response r, Send(make));
-  if (IsHttpSuccess(r) || XmlText(AsString(r.body), "Code") == "BucketAlreadyOwnedByYou") return {};
+  // A server may also ignore the header (or the bucket was made meanwhile without it): the
+  // check below is what proves it.
+  if (IsHttpSuccess(r) || XmlText(AsString(r.body), "Code") == "BucketAlreadyOwnedByYou") {
+    return CheckObjectLock();
+  }
   return Fail(StatusError(r, "creating the bucket \"" + bucket_ + "\""));
+}
+
+std::string S3BlobStore::NoObjectLockText() const {
+  return "the bucket \"" + bucket_ +
+         "\" does not have S3 Object Lock enabled, which a vault with retention needs; S3 "
+         "turns it on as a bucket is made (AWS also for an existing versioned bucket): use a "
+         "new bucket, or no Object Lock";
+}
+
+Result<void> S3BlobStore::CheckObjectLock() {
+  if (options_.object_lock == S3ObjectLock::kOff) return {};
+  Request req{.method = "GET", .url = BucketUrl() + "?object-lock"};
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
+  if (IsHttpSuccess(r)) {
+    if (XmlText(AsString(r.body), "ObjectLockEnabled") == "Enabled") return {};
+    return Fail(ErrorCode::kInvalidArgument, Location() + ": " + NoObjectLockText());
+  }
+  const std::string code = XmlText(AsString(r.body), "Code");
+  // 501 and 405: a server without Object Lock (s3rver).
+  if (code == "ObjectLockConfigurationNotFoundError" || r.status == 501 || r.status == 405) {
+    return Fail(ErrorCode::kInvalidArgument, Location() + ": " + NoObjectLockText());
+  }
+  Error error = StatusError(r, "looking up the Object Lock configuration of the bucket");
+  // Credentials limited to a prefix_ may not read the bucket's settings: the first Put will
+  // tell (S3 refuses a retention in a bucket without Object Lock).
+  if (error.Code() == ErrorCode::kPermissionDenied) return {};
+  return Fail(std::move(error));
 }
 
 Result<std::optional<S3BlobStore::Head>> S3BlobStore::HeadObject(const ObjectHandle& h) {
@@ -295,20 +347,22 @@ Result<void> S3BlobStore::Put(const ObjectHandle& h, ByteView data) {
   // Never overwritten. But an upload stored while its answer was lost is retried and finds
   // itself: an object named by the SHA-256 of exactly these bytes is acknowledged (as halleyd
   // does). The config is named otherwise, and two writers of it must not both win.
+  const std::optional<Retention> keep = RetentionFor(h);
   auto exists = [&]() -> Result<void> {
     const auto already = Fail(ErrorCode::kAlreadyExists, h.Path() + " already exists");
     if (h.type == ObjectType::kConfig || httpclient::Sha256Hex(data) != h.name) return already;
     HALLEY_ASSIGN_OR_RETURN(std::optional<Head> head, HeadObject(h));
     if (!head) return Fail(ErrorCode::kUnavailable, "uploading " + h.Path() + ": conflict");
     HALLEY_ASSIGN_OR_RETURN(bool same, SameContent(h, *head, data));
-    if (same) return {};
-    return already;
+    if (!same) return already;
+    // The earlier attempt may have stopped between a multipart upload and its retention.
+    return keep ? KeepUntil(h, *keep) : Result<void>();
   };
   // Not every S3 server honours If-None-Match (s3rver does not): look first.
   HALLEY_ASSIGN_OR_RETURN(std::optional<Head> head, HeadObject(h));
   if (head) return exists();
-  auto put =
-      data.size() > options_.multipart_threshold ? PutMultipart(h, data) : PutSingle(h, data);
+  auto put = data.size() > options_.multipart_threshold ? PutMultipart(h, data, keep)
+                                                        : PutSingle(h, data, keep);
   if (!put && put.error().Code() == ErrorCode::kAlreadyExists) return exists();
   if (!put && put.error().Code() == ErrorCode::kNotFound) {
     // NoSuchUpload: a concurrent writer of the same object finished first and cleared the
@@ -320,11 +374,53 @@ Result<void> S3BlobStore::Put(const ObjectHandle& h, ByteView data) {
   return put;
 }
 
-Result<void> S3BlobStore::PutSingle(const ObjectHandle& h, ByteView data) {
+std::optional<S3BlobStore::Retention> S3BlobStore::RetentionFor(const ObjectHandle& h) const {
+  // A lock is rewritten every few minutes while a command runs and removed at its end: kept,
+  // each of its versions would stay stored (and billed) for days, and protect nothing.
+  if (options_.object_lock == S3ObjectLock::kOff || h.type == ObjectType::kLock) {
+    return std::nullopt;
+  }
+  return Retention{
+      options_.object_lock == S3ObjectLock::kCompliance ? "COMPLIANCE" : "GOVERNANCE",
+      IsoTime(std::chrono::system_clock::now() + std::chrono::days(options_.object_lock_days))};
+}
+
+void S3BlobStore::AddRetention(Request& req, const std::optional<Retention>& keep) {
+  if (!keep) return;
+  // S3 wants the body's Content-MD5 with these (AWS refuses them without), which every upload
+  // of this store sends.
+  req.headers.emplace_back("x-amz-object-lock-mode", keep->mode);
+  req.headers.emplace_back("x-amz-object-lock-retain-until-date", keep->until);
+}
+
+Result<void> S3BlobStore::KeepUntil(const ObjectHandle& h, const Retention& keep) {
+  const std::string key = Key(h);
+  Request get{.method = "GET", .url = KeyUrl(key, "retention")};
+  HALLEY_ASSIGN_OR_RETURN(Response held, Send(get));
+  // 404 (ObjectLockConfigurationNotFoundError) is no retention yet; 403, not allowed to look.
+  if (IsHttpSuccess(held) &&
+      ParseIsoTime(XmlText(AsString(held.body), "RetainUntilDate")) >= ParseIsoTime(keep.until)) {
+    return {};
+  }
+  const std::string body = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>" +
+                           keep.mode + "</Mode><RetainUntilDate>" + keep.until +
+                           "</RetainUntilDate></Retention>";
+  Request put{.method = "PUT", .url = KeyUrl(key, "retention")};
+  put.headers.emplace_back("Content-Type", "application/xml");
+  put.headers.emplace_back("Content-MD5", ContentMd5(AsBytes(body)));
+  put.body = AsBytes(body);
+  HALLEY_ASSIGN_OR_RETURN(Response r, Send(put));
+  if (IsHttpSuccess(r)) return {};
+  return Fail(StatusError(r, "setting the retention of " + h.Path()));
+}
+
+Result<void> S3BlobStore::PutSingle(const ObjectHandle& h, ByteView data,
+                                    const std::optional<Retention>& keep) {
   Request req = NewObjectRequest("PUT", h);
   req.headers.emplace_back("Content-Type", "application/octet-stream");
   req.headers.emplace_back("Content-MD5", ContentMd5(data));
   req.headers.emplace_back("If-None-Match", "*");
+  AddRetention(req, keep);
   req.body = data;
   HALLEY_ASSIGN_OR_RETURN(Response r, Send(req));
   if (IsHttpSuccess(r)) return {};
@@ -332,10 +428,12 @@ Result<void> S3BlobStore::PutSingle(const ObjectHandle& h, ByteView data) {
   return Fail(StatusError(r, "uploading " + h.Path()));
 }
 
-Result<void> S3BlobStore::PutMultipart(const ObjectHandle& h, ByteView data) {
+Result<void> S3BlobStore::PutMultipart(const ObjectHandle& h, ByteView data,
+                                       const std::optional<Retention>& keep) {
   const std::string key = Key(h);
   Request start{.method = "POST", .url = KeyUrl(key, "uploads")};
   start.headers.emplace_back("Content-Type", "application/octet-stream");
+  AddRetention(start, keep);
   HALLEY_ASSIGN_OR_RETURN(Response r, Send(start));
   if (!IsHttpSuccess(r)) return Fail(StatusError(r, "starting the upload of " + h.Path()));
   const std::string upload_id = XmlText(AsString(r.body), "UploadId");
@@ -355,6 +453,8 @@ Result<void> S3BlobStore::PutMultipart(const ObjectHandle& h, ByteView data) {
       if (u.key == key && u.id != upload_id) (void)AbortUpload(u.key, u.id);
     }
   }
+  // AWS keeps the retention the upload was started with; Ceph 16 forgets it.
+  if (done && keep) return KeepUntil(h, *keep);
   return done;
 }
 
@@ -556,6 +656,10 @@ Result<std::unique_ptr<S3BlobStore>> S3BlobStore::Open(std::string_view location
   if (o.part_size < kMinPartSize) return bad("parts must be at least 5 MiB");
   if (o.list_page_size < 1 || o.list_page_size > 1000) return bad("list pages hold 1 to 1000 keys");
   if (o.multipart_threshold < o.part_size) return bad("the multipart threshold is below a part");
+  if (o.object_lock != S3ObjectLock::kOff &&
+      (o.object_lock_days < 1 || o.object_lock_days > 36500)) {
+    return bad("an Object Lock retention is 1 to 36500 days");
+  }
   return store;
 }
 

@@ -5,16 +5,20 @@
 // so that a vault moves between a disk and a bucket by copying files, and restic reads it.
 // Requests are signed with AWS Signature V4 (httpclient/aws_sigv4.h):
 //
-//   Create   HEAD config; HEAD bucket, PUT bucket if it is missing
+//   Create   HEAD config; HEAD bucket, PUT bucket if it is missing (with Object Lock if asked
+//            for), then GET ?object-lock to check that a locked vault's bucket has it
 //   Put      HEAD (no overwrite), then PUT with If-None-Match: *, Content-MD5 and the body's
 //            SHA-256 (the server checks both); objects over multipart_threshold go up in
 //            parts (CreateMultipartUpload, UploadPart..., CompleteMultipartUpload), and an
 //            upload that fails is aborted so that no part is left stored (and so are the
-//            uploads of the same key an earlier attempt lost track of)
+//            uploads of the same key an earlier attempt lost track of). With Object Lock,
+//            every object but locks is stored with a retention date (headers, and PUT
+//            ?retention after a multipart upload)
 //   Get      GET with Range (206); ReadAt straight into the caller's buffer
 //   Stat     HEAD
 //   List     ListObjectsV2 with prefix "<prefix>/<type>/", page by page
-//   Remove   DELETE (a missing object is success)
+//   Remove   DELETE (a missing object is success); in a versioned (locked) bucket this adds
+//            a delete marker and the stored version stays until its retention ends
 //
 // An existing object under the name of a Put is success only when it holds exactly the bytes
 // given (its ETag is their MD5, or the multipart ETag of the same parts): a retried upload
@@ -41,6 +45,12 @@
 
 namespace halley::storage {
 
+// S3 Object Lock retention (docs/storage.md §6 "Object Lock"). A version of an object kept
+// in governance mode cannot be deleted or overwritten before its date except by credentials
+// allowed s3:BypassGovernanceRetention; in compliance mode by nobody, the account's root
+// included.
+enum class S3ObjectLock { kOff, kGovernance, kCompliance };
+
 struct S3Options {
   httpclient::AwsCredentials credentials = {};  // empty: unsigned (public) requests
   // The region requests are signed for. Empty: AWS_DEFAULT_REGION's job is the caller's; the
@@ -52,6 +62,11 @@ struct S3Options {
   size_t multipart_threshold = size_t{64} << 20;  // objects larger than this go in parts
   size_t part_size = size_t{16} << 20;            // at least 5 MiB (S3's minimum part)
   int list_page_size = 1000;                      // keys per ListObjectsV2 page (1-1000)
+  // Unless kOff: every object but locks (which must stay removable) is stored in this mode
+  // until object_lock_days (1 to 36500) after its upload, and Create() makes a missing bucket
+  // with Object Lock (S3 turns it on as a bucket is made) and refuses an existing one without.
+  S3ObjectLock object_lock = S3ObjectLock::kOff;
+  int object_lock_days = 0;
   httpclient::ClientOptions http = {};
 };
 
@@ -79,6 +94,10 @@ class S3BlobStore final : public HttpBlobStore {
     uint64_t size = 0;
     std::string etag;  // without quotes
   };
+  // An Object Lock retention: "GOVERNANCE" or "COMPLIANCE", and the date in ISO 8601 UTC.
+  struct Retention {
+    std::string mode, until;
+  };
 
   explicit S3BlobStore(S3Options options);
 
@@ -99,9 +118,22 @@ class S3BlobStore final : public HttpBlobStore {
   Result<bool> SameContent(const ObjectHandle& h, const Head& existing, ByteView data);
   // The ETag S3 gives `data` uploaded by this store (MD5, or MD5 of the parts' MD5s "-N").
   std::string ExpectedEtag(ByteView data) const;
-  Result<void> PutSingle(const ObjectHandle& h, ByteView data);
+  // The retention a Put of `h` asks for from now on; nullopt without Object Lock, and for locks.
+  std::optional<Retention> RetentionFor(const ObjectHandle& h) const;
+  // Adds the headers that store an upload of `keep` with its retention.
+  static void AddRetention(httpclient::Request& req, const std::optional<Retention>& keep);
+  // Makes sure the stored `h` is kept at least until keep.until (a longer retention stays:
+  // S3 refuses to shorten one).
+  Result<void> KeepUntil(const ObjectHandle& h, const Retention& keep);
+  // For a locked vault: kInvalidArgument unless the bucket has Object Lock enabled.
+  Result<void> CheckObjectLock();
+  // What to do about a bucket without Object Lock, for the errors that find one.
+  std::string NoObjectLockText() const;
+  Result<void> PutSingle(const ObjectHandle& h, ByteView data,
+                         const std::optional<Retention>& keep);
   // Aborts the upload if any step fails, so that no part stays stored (and billed).
-  Result<void> PutMultipart(const ObjectHandle& h, ByteView data);
+  Result<void> PutMultipart(const ObjectHandle& h, ByteView data,
+                            const std::optional<Retention>& keep);
   Result<void> UploadParts(const ObjectHandle& h, const std::string& upload_id, ByteView data);
   // The unfinished multipart uploads whose keys start with `key_prefix`.
   Result<std::vector<OpenUpload>> ListUploads(const std::string& key_prefix);

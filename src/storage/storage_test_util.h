@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -22,6 +23,17 @@
 #include "storage/blob_store.h"
 
 namespace halley::storage::testutil {
+
+// The value of environment variable `name`, set by the script `runner` that starts the
+// servers a test binary needs; aborts, saying so, when it is missing.
+inline std::string RequiredEnv(const char* name, const char* runner) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') {
+    std::fprintf(stderr, "%s is not set: run this test through %s\n", name, runner);
+    std::abort();
+  }
+  return v;
+}
 
 // Compares buffers without printing megabytes on failure.
 inline ::testing::AssertionResult SameBytes(ByteView got, ByteView want) {

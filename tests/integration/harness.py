@@ -455,6 +455,15 @@ NAMES_HOSTILE_BUT_VALID = [
 ]
 
 
+def build_restic_tree(root, rng):
+    """A tree for vaults restic also reads: every file type (no non-UTF-8 symlink targets,
+    which restic 0.14 cannot store; see test_restic_compat), a 16 MiB sparse file and 5 MiB of
+    random data. Returns `root`."""
+    build_every_type_tree(root, rng, big=False, nonutf8_symlink=False, sparse_size=16 << 20)
+    write_file(os.path.join(root, b"random-5MiB"), pseudo_random_bytes(rng, 5 << 20))
+    return root
+
+
 def build_every_type_tree(root, rng, big=True, nonutf8_symlink=True, sparse_size=100 << 20,
                           devices=True, owners=True):
     """Builds a tree holding every kind of entry and metadata the comparer checks. Returns a

@@ -18,6 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from s3servers import CephRgw  # noqa: E402
+from sshservers import Sshd  # noqa: E402
 from server import HalleydTestCase, config as server_config, setup_admin  # noqa: E402
 
 USER, USER_PASSWORD = "alice", "alice's password 7"
@@ -338,6 +339,50 @@ class Managed(HalleydTestCase):
             d.bt("--vault", "cloud", "restore", "latest", "--target", target, expect=0)
             self.assertTreesEqual(src, os.path.join(target, src.lstrip(b"/")), compare_root=True)
             self.assertEqual(self.jobs()[-1]["Status"], 5000)
+
+    def test_an_sftp_vault_keeps_its_login_in_the_profile(self):
+        """vault add with an sftp: location records a type 1001 vault with the login it was
+        given: the private key of -o sftp.identity wrapped by the login (SFTPAuthMode 2; the
+        server cannot read it) and the -o sftp.known-hosts file
+        (SFTPCustomAuth_KnownHostsFile). Later --vault commands run with no ~/.ssh at all."""
+        ok = Sshd.available()
+        if not ok:
+            self.skipTest(ok.reason)
+        with Sshd(os.fsdecode(self.wd.sub("sshd"))) as sshd:
+            d = Device(self.wd.path, "laptop")
+            d.env["HOME"] = os.fsdecode(self.wd.mkdir("empty-home"))
+            for name in ("SSH_AUTH_SOCK", "BACKUP_TOOL_SFTP_PASSWORD"):
+                d.env.pop(name, None)
+            d.login(self.server)
+            root = os.fsdecode(self.wd.sub("sftp-vault"))
+            location = sshd.location(root)
+            r = d.bt("vault", "add", "--name", "nas", "--repo", location, expect=1)
+            self.assertIn("unknown", r.stderr)  # no known_hosts in this home
+            d.bt("vault", "add", "--name", "nas", "--repo", location,
+                 "-o", f"sftp.identity={sshd.client_key}",
+                 "-o", f"sftp.known-hosts={sshd.known_hosts}", expect=0)
+            (vid, v), = self.profile()["Destinations"].items()
+            self.assertEqual(v["DestinationType"], 1001)
+            self.assertEqual(v["SFTPServer"], f"127.0.0.1:{sshd.port}")
+            self.assertEqual(v["SFTPUsername"], "root")
+            self.assertEqual(v["SFTPRemotePath"], root)
+            self.assertEqual(v["SFTPAuthMode"], 2)
+            self.assertEqual(v["SFTPPrivateKey"], "")
+            self.assertTrue(v["EncryptedSFTPPrivateKey"])
+            self.assertEqual(v["SFTPCustomAuth_UseKnownHostsFile"], True)
+            self.assertEqual(v["SFTPCustomAuth_KnownHostsFile"], sshd.known_hosts)
+            with open(sshd.client_key, "rb") as f:
+                key_lines = [l for l in f.read().splitlines() if l and not l.startswith(b"-")]
+            self.assertEqual(self.server_files_contain(key_lines[1]), [])
+            self.assertTrue(os.path.exists(os.path.join(root, "config")))
+
+            src = self.tree()
+            d.bt("--vault", "nas", "backup", src, expect=0)
+            d.bt("--vault", "nas", "check", "--read-data", expect=0)
+            target = self.wd.sub("restore")
+            d.bt("--vault", "nas", "restore", "latest", "--target", target, expect=0)
+            self.assertTreesEqual(src, os.path.join(target, src.lstrip(b"/")), compare_root=True)
+            self.assertEqual([j["Status"] for j in self.jobs()], [5000, 5000])
 
     def test_a_full_vault_ends_the_job_with_7003(self):
         self.server.stop()

@@ -33,12 +33,7 @@ class RestVault(HalleydTestCase):
         return harness.Vault(url, self.wd.path)
 
     def build_tree(self, name="src"):
-        src = self.wd.sub(name)
-        # restic 0.14 cannot store symlink targets that are not UTF-8 (test_restic_compat).
-        harness.build_every_type_tree(src, self.rng, big=False, nonutf8_symlink=False,
-                                      sparse_size=16 << 20)
-        harness.write_file(os.path.join(src, b"random-5MiB"),
-                           harness.pseudo_random_bytes(self.rng, 5 << 20))
+        src = harness.build_restic_tree(self.wd.sub(name), self.rng)
         harness.set_mtime(src, 1_650_000_001 * harness.NS + 43)
         return src
 

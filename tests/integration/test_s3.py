@@ -4,17 +4,20 @@
 object store that checks signatures, digests and conditional writes) and s3rver (a light fake
 many users test with). For each: the BlobStore conformance suite (tests/s3_blob_store_test.cc),
 backup, check --read-data and restore, and Debian's restic reading and writing the same vault
-(the layout is restic's), and a local vault moved to S3 with rclone. Then the failure paths: wrong credentials exit 13, a server gone for
-good exits 14 once the retry bound passes.
+(the layout is restic's), and a local vault moved to S3 with rclone; on Ceph, a vault under S3
+Object Lock. Then the failure paths: wrong credentials exit 13, a server gone for good exits 14
+once the retry bound passes.
 
   python3 tests/integration/test_s3.py --backup-tool PATH --s3-test PATH
 """
 
+import datetime
 import json
 import os
 import sys
 import time
 import unittest
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -29,11 +32,30 @@ S3RVER_GAPS = [
     "*MultipartUploadsLeaveNothingOpen*",  # cannot list uploads (501)
     "*StaleUploadsAreAborted*",            # the same
     "*WrongCredentialsAreRefused*",        # signatures are not checked
+    "*ObjectLock*",                        # no Object Lock (nor versioning) at all
+    "*/Locked",                            # the same: the suite in a locked bucket
+]
+# What Ceph 16.2 does not do: in a versioned bucket (every locked one) a PUT with
+# If-None-Match: * over an existing key succeeds as a new version.
+CEPH_GAPS = [
+    "*ConcurrentPutsOfOneNameHaveOneWinner/Locked",
 ]
 
 
 def restored_path(target, src):
     return os.path.join(target, src.lstrip(b"/"))
+
+
+def rclone_env(server):
+    """The environment for rclone with `server` as the remote "ceph:"."""
+    env = dict(os.environ, RCLONE_CONFIG_CEPH_TYPE="s3", RCLONE_CONFIG_CEPH_PROVIDER="Ceph",
+               RCLONE_CONFIG_CEPH_ENDPOINT=server.endpoint,
+               RCLONE_CONFIG_CEPH_ACCESS_KEY_ID=server.access_key,
+               RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY=server.secret_key,
+               RCLONE_CONFIG_CEPH_REGION=server.region, RCLONE_CONFIG="/dev/null")
+    # rclone 1.60's AWS SDK fails on a custom CA bundle with its own HTTP transport.
+    env.pop("AWS_CA_BUNDLE", None)
+    return env
 
 
 class S3Servers:
@@ -89,12 +111,7 @@ class S3Vault(harness.TestCase):
         return v
 
     def build_tree(self, name):
-        src = self.wd.sub(name)
-        harness.build_every_type_tree(src, self.rng, big=False, nonutf8_symlink=False,
-                                      sparse_size=16 << 20)
-        harness.write_file(os.path.join(src, b"random-5MiB"),
-                           harness.pseudo_random_bytes(self.rng, 5 << 20))
-        return src
+        return harness.build_restic_tree(self.wd.sub(name), self.rng)
 
     # ------------------------------------------------------------------------------------
     def test_conformance_suite(self):
@@ -104,9 +121,8 @@ class S3Vault(harness.TestCase):
                 server.make_bucket(bucket)
                 env = dict(os.environ, **server.env(), HALLEY_S3_ENDPOINT=server.endpoint,
                            HALLEY_S3_BUCKET=bucket)
-                argv = [harness.OPTIONS.s3_test]
-                if server is S3Servers.s3rver:
-                    argv.append("--gtest_filter=-" + ":".join(S3RVER_GAPS))
+                gaps = S3RVER_GAPS if server is S3Servers.s3rver else CEPH_GAPS
+                argv = [harness.OPTIONS.s3_test, "--gtest_filter=-" + ":".join(gaps)]
                 r = harness.run(argv, env=env, timeout=900)
                 if r.rc != 0:
                     self.fail(f"conformance suite on {name} failed:\n{r.describe()}")
@@ -173,13 +189,7 @@ class S3Vault(harness.TestCase):
         local = self.new_vault("local")
         src = self.build_tree("migrate-src")
         _, summary = local.backup(src)
-        env = dict(os.environ, RCLONE_CONFIG_CEPH_TYPE="s3", RCLONE_CONFIG_CEPH_PROVIDER="Ceph",
-                   RCLONE_CONFIG_CEPH_ENDPOINT=server.endpoint,
-                   RCLONE_CONFIG_CEPH_ACCESS_KEY_ID=server.access_key,
-                   RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY=server.secret_key,
-                   RCLONE_CONFIG_CEPH_REGION=server.region, RCLONE_CONFIG="/dev/null")
-        # rclone 1.60's AWS SDK fails on a custom CA bundle with its own HTTP transport.
-        env.pop("AWS_CA_BUNDLE", None)
+        env = rclone_env(server)
         r = harness.run(["rclone", "copy", os.fsdecode(local.path), "ceph:migrated/moved"],
                         env=env)
         self.assertEqual(r.rc, 0, r.describe())
@@ -198,6 +208,81 @@ class S3Vault(harness.TestCase):
         returned = harness.Vault(back, self.wd.path)
         self.assertEqual(len(returned.snapshots()), 2)
         returned.bt("check", "--read-data", expect=0)
+
+    def test_object_lock_keeps_what_prune_removes(self):
+        """-o s3.object-lock: init makes the bucket with Object Lock, and the vault works as any
+        other (backup, forget --prune, check --read-data, restore). What prune removed is gone
+        from the vault, but its versions stay and the vault's own credentials cannot delete
+        them, nor the versions of live objects; lock files are kept by nothing. The vault as it
+        was before the prune comes back with rclone --s3-version-at, as docs/storage.md says.
+        Ceph only: s3rver has no Object Lock."""
+        server = S3Servers.ceph
+        lock = ("-o", "s3.object-lock=governance", "-o", "s3.object-lock-days=1")
+        v = self.vault(server, f"s3:{server.endpoint}/locked-vault/v")
+        r = v.bt("-o", "s3.object-lock=governance", "init")
+        self.assertExit(r, 1)
+        self.assertIn("s3.object-lock-days", r.stderr)
+        v.bt(*lock, "init", expect=0)
+        r = server.request("GET", "/locked-vault", query=[("object-lock", "")])
+        self.assertIn(b"<ObjectLockEnabled>Enabled</ObjectLockEnabled>", r.body)
+
+        # A snapshot of data nothing else has, forgotten and pruned: its packs are removed.
+        only = self.wd.mkdir("locked-only")
+        harness.write_file(os.path.join(only, b"gone"),
+                           harness.pseudo_random_bytes(self.rng, 8 << 20))
+        _, first = v.backup(only, extra=lock)
+        src = self.build_tree("locked-src")
+        v.backup(src, extra=lock)
+        time.sleep(1.5)
+        before_prune = datetime.datetime.now(datetime.timezone.utc)
+        time.sleep(1.5)
+        v.bt(*lock, "forget", first["snapshot_id"], "--prune", expect=0)
+        v.bt("check", "--read-data", expect=0)
+        target = self.wd.sub("locked-restore")
+        v.restore("latest", target, expect=0)
+        self.assertTreesEqual(src, restored_path(target, src), compare_root=True)
+        self.assertEqual(len(v.snapshots()), 1)
+
+        r = server.request("GET", "/locked-vault", query=[("versions", ""), ("prefix", "v/")])
+        self.assertEqual(r.status, 200, r.body[:500])
+        ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+        versions = [(e.findtext("s3:Key", namespaces=ns), e.findtext("s3:VersionId", namespaces=ns),
+                     e.findtext("s3:IsLatest", namespaces=ns) == "true")
+                    for e in ET.fromstring(r.body).findall("s3:Version", ns)]
+        self.assertFalse(ET.fromstring(r.body).findtext("s3:IsTruncated", namespaces=ns) == "true")
+        removed = [(k, vid) for k, vid, latest in versions if not latest]
+        kinds = {k.split("/")[1] for k, _ in removed}
+        # prune removed packs and the old index, forget the first snapshot: all still stored
+        self.assertTrue({"data", "index", "snapshots", "locks"} <= kinds, sorted(kinds))
+        live = [(k, vid) for k, vid, latest in versions if latest and k.startswith("v/data/")]
+        self.assertTrue(live)
+        for key, vid in removed + live[:1]:
+            if key.startswith("v/locks/"):
+                continue
+            r = server.request("DELETE", "/locked-vault/" + key, query=[("versionId", vid)])
+            self.assertEqual(r.status, 403, f"{key}: {r.status} {r.body[:300]!r}")
+        # Lock files carry no retention: their old versions go for good.
+        for key, vid in removed:
+            if key.startswith("v/locks/"):
+                r = server.request("DELETE", "/locked-vault/" + key, query=[("versionId", vid)])
+                self.assertEqual(r.status, 204, f"{key}: {r.status} {r.body[:300]!r}")
+
+        # The vault as it was before the prune: both snapshots, every pack.
+        back = self.wd.sub("locked-before-prune")
+        r = harness.run(["rclone", "copy", "--s3-version-at",
+                         before_prune.strftime("%Y-%m-%dT%H:%M:%SZ"), "ceph:locked-vault/v",
+                         os.fsdecode(back)], env=rclone_env(server))
+        self.assertEqual(r.rc, 0, r.describe())
+        earlier = harness.Vault(back, self.wd.path)
+        self.assertEqual(len(earlier.snapshots()), 2)
+        earlier.bt("check", "--read-data", expect=0)
+
+        # A bucket made without Object Lock is refused, with what to do.
+        server.make_bucket("unlocked")
+        u = self.vault(server, f"s3:{server.endpoint}/unlocked/v")
+        r = u.bt(*lock, "init")
+        self.assertExit(r, 1)
+        self.assertIn('"unlocked" does not have S3 Object Lock enabled', r.stderr)
 
     def test_wrong_credentials_exit_13(self):
         server = S3Servers.ceph
