@@ -186,6 +186,8 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
     http.download_limit =
         std::make_shared<httpclient::RateLimiter>(global.limit_download_kib * 1024);
   }
+  // Ctrl-C (or the daemon's time limit) ends a transfer in progress, not only the next one.
+  http.cancelled = [this] { return stop_.stop_requested(); };
   if (rest || s3) {
     // A managed vault on the account's server trusts what the login was told to trust.
     std::string ca = global.cacert;
@@ -232,6 +234,7 @@ Result<storage::BlobStorePtr> Cli::OpenStore() const {
     }
     options.upload_limit = http.upload_limit;
     options.download_limit = http.download_limit;
+    options.cancelled = http.cancelled;
     HALLEY_ASSIGN_OR_RETURN(auto store,
                             storage::SftpBlobStore::Open(location.substr(5), std::move(options)));
     return WithRetries(std::move(store));
@@ -525,6 +528,21 @@ int ExitCodeFor(const Error& e) {
     default:
       return kExitFailure;
   }
+}
+
+int RemoveProfileEntry(Cli& cli, const char* section, const std::string& name,
+                       const std::string& what, const std::string& after) {
+  auto account = cli.Account();
+  if (!account) return cli.Fatal(account.error());
+  std::string id;
+  auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
+    HALLEY_ASSIGN_OR_RETURN(id, client::FindEntry(profile, section, name));
+    profile[section].erase(id);
+    return {};
+  });
+  if (!saved) return cli.Fatal(saved.error());
+  cli.Print(what + " " + id + " " + after + "\n");
+  return kExitOk;
 }
 
 int Cli::Fatal(const Error& e, int code) const {

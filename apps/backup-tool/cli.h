@@ -142,6 +142,11 @@ class Cli {
 
 int ExitCodeFor(const Error& e);
 
+// `item|vault|schedule remove NAME`: removes the entry `name` (ID or unique description) of
+// profile[section] from the logged-in account and prints `what` + " <ID> " + `after`.
+int RemoveProfileEntry(Cli& cli, const char* section, const std::string& name,
+                       const std::string& what, const std::string& after);
+
 // The first line of a password file (without its newline).
 Result<std::string> ReadPasswordFile(const std::string& path);
 // A new password typed twice on the terminal ("enter <what>: ").

@@ -86,20 +86,6 @@ int RunList(Cli& cli) {
   return kExitOk;
 }
 
-int RunRemove(Cli& cli, const ItemFlags& f) {
-  auto account = cli.Account();
-  if (!account) return cli.Fatal(account.error());
-  std::string id;
-  auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
-    HALLEY_ASSIGN_OR_RETURN(id, client::FindEntry(profile, "Sources", f.name));
-    profile["Sources"].erase(id);
-    return {};
-  });
-  if (!saved) return cli.Fatal(saved.error());
-  cli.Print("Protected Item " + id + " removed; its snapshots stay in the vaults.\n");
-  return kExitOk;
-}
-
 }  // namespace
 
 void AddItem(CLI::App& app, Cli& cli) {
@@ -118,7 +104,10 @@ void AddItem(CLI::App& app, Cli& cli) {
   });
   auto* remove = item->add_subcommand("remove", "remove a Protected Item from the account");
   remove->add_option("name", f->name, "the item's name or ID")->required();
-  remove->callback([&cli, f] { cli.exit_code = RunRemove(cli, *f); });
+  remove->callback([&cli, f] {
+    cli.exit_code = RemoveProfileEntry(cli, "Sources", f->name, "Protected Item",
+                                       "removed; its snapshots stay in the vaults.");
+  });
 }
 
 }  // namespace halley::cli

@@ -205,22 +205,6 @@ int RunKey(Cli& cli, const VaultFlags& f) {
   return kExitOk;
 }
 
-int RunRemove(Cli& cli, const VaultFlags& f) {
-  auto account = cli.Account();
-  if (!account) return cli.Fatal(account.error());
-  std::string id;
-  auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
-    HALLEY_ASSIGN_OR_RETURN(id, client::FindEntry(profile, "Destinations", f.name));
-    profile["Destinations"].erase(id);
-    return {};
-  });
-  if (!saved) return cli.Fatal(saved.error());
-  cli.Print("Storage Vault " + id +
-            " removed from the account; its data is not deleted (a server bucket stays until an "
-            "administrator deletes it).\n");
-  return kExitOk;
-}
-
 }  // namespace
 
 void AddVault(CLI::App& app, Cli& cli) {
@@ -254,7 +238,12 @@ void AddVault(CLI::App& app, Cli& cli) {
   auto* remove =
       vault->add_subcommand("remove", "remove a Storage Vault from the account (its data stays)");
   remove->add_option("name", f->name, "the vault's name or ID")->required();
-  remove->callback([&cli, f] { cli.exit_code = RunRemove(cli, *f); });
+  remove->callback([&cli, f] {
+    cli.exit_code = RemoveProfileEntry(
+        cli, "Destinations", f->name, "Storage Vault",
+        "removed from the account; its data is not deleted (a server bucket stays until an "
+        "administrator deletes it).");
+  });
 }
 
 }  // namespace halley::cli

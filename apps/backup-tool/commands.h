@@ -27,9 +27,11 @@ void AddPrune(CLI::App& app, Cli& cli);
 void AddRebuildIndex(CLI::App& app, Cli& cli);
 void AddRepair(CLI::App& app, Cli& cli);
 void AddCopy(CLI::App& app, Cli& cli);
-void AddLogin(CLI::App& app, Cli& cli);  // login prompt|status|disconnect
-void AddInfo(CLI::App& app, Cli& cli);   // info device-id
-void AddVault(CLI::App& app, Cli& cli);  // the account's Storage Vaults
-void AddItem(CLI::App& app, Cli& cli);   // the account's Protected Items
+void AddLogin(CLI::App& app, Cli& cli);     // login prompt|status|disconnect
+void AddInfo(CLI::App& app, Cli& cli);      // info device-id
+void AddVault(CLI::App& app, Cli& cli);     // the account's Storage Vaults
+void AddItem(CLI::App& app, Cli& cli);      // the account's Protected Items
+void AddSchedule(CLI::App& app, Cli& cli);  // the account's Schedules
+void AddDaemon(CLI::App& app, Cli& cli);    // runs the Schedules
 
 }  // namespace halley::cli

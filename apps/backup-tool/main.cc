@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
   AddInfo(app, cli);
   AddVault(app, cli);
   AddItem(app, cli);
+  AddSchedule(app, cli);
+  AddDaemon(app, cli);
   // CLI11 lets a repeatable option swallow every following word ("backup --tag t /path" would
   // take /path as a second tag). Like restic, each occurrence takes exactly one value.
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

@@ -87,6 +87,7 @@ inline constexpr int kJobWarning = 7001;
 inline constexpr int kJobError = 7002;
 inline constexpr int kJobQuotaExceeded = 7003;
 inline constexpr int kJobCancelled = 7005;
+inline constexpr int kJobSkippedAlreadyRunning = 7006;
 
 // One job as the server records it (job/start, progress, log, finish). Reporting is best
 // effort for the job itself: a failed report never fails a backup, and the caller decides

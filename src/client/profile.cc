@@ -79,7 +79,9 @@ int64_t IntField(const Json& j, const char* field) {
 
 Result<std::string> FindEntry(const Json& profile, std::string_view section,
                               std::string_view name) {
-  const std::string what = section == "Sources" ? "Protected Item" : "Storage Vault";
+  const std::string what = section == "Sources"       ? "Protected Item"
+                           : section == "BackupRules" ? "Schedule"
+                                                      : "Storage Vault";
   const Json& entries = profile.contains(section) && profile[std::string(section)].is_object()
                             ? profile[std::string(section)]
                             : Json::object();

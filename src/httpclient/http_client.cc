@@ -62,6 +62,12 @@ struct Transfer {
   bool Success() const { return resp->status >= 200 && resp->status < 300; }
 };
 
+// libcurl calls this about once a second, and whenever data moves; non-zero aborts.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancelled = static_cast<const std::function<bool()>*>(user);
+  return (*cancelled)() ? 1 : 0;
+}
+
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string_view line(data, size * n);
@@ -314,6 +320,12 @@ Result<Response> Client::Do(const Request& req) {
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  // Transfers of data only: the DELETE that releases a lock must still go through.
+  if (options_.cancelled && req.method != "DELETE" && req.method != "HEAD") {
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &options_.cancelled);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+  }
 
   if (req.method == "GET") {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -342,6 +354,9 @@ Result<Response> Client::Do(const Request& req) {
   if (t.too_long) {
     return Fail(ErrorCode::kIoError, req.method + " " + RedactUrl(req.url) +
                                          ": the response body is longer than expected");
+  }
+  if (code == CURLE_ABORTED_BY_CALLBACK) {
+    return Fail(ErrorCode::kCancelled, req.method + " " + RedactUrl(req.url) + ": interrupted");
   }
   if (code != CURLE_OK) return Fail(CurlError(h, code, detail, req));
   if (!t.head_complete) {

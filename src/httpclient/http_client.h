@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -43,6 +44,10 @@ struct ClientOptions {
   // Bandwidth limits shared with every client holding the same limiter; null: none.
   std::shared_ptr<RateLimiter> upload_limit = nullptr;
   std::shared_ptr<RateLimiter> download_limit = nullptr;
+  // Polled during GET, PUT and POST transfers (about once a second); true aborts the transfer
+  // in progress with kCancelled: an interrupted command does not wait for a slow upload to
+  // finish. DELETE and HEAD run to the end, so that an interrupted command still unlocks.
+  std::function<bool()> cancelled = {};
 };
 
 struct Request {

@@ -216,7 +216,8 @@ class SftpBlobStore::Connection {
   }
 
   // Creates `path` exclusively and writes `data` to it, durably if the server can fsync.
-  Result<void> WriteNew(const std::string& path, ByteView data, httpclient::RateLimiter* limit) {
+  Result<void> WriteNew(const std::string& path, ByteView data, const SftpOptions& options) {
+    httpclient::RateLimiter* limit = options.upload_limit.get();
     Begin();
     sftp_file f = sftp_open(sftp_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL, kFileMode);
     if (f == nullptr) return Fail(Failure("create " + path));
@@ -226,6 +227,11 @@ class SftpBlobStore::Connection {
       return Fail(std::move(e));
     };
     for (size_t at = 0; at < data.size();) {
+      if (options.cancelled && options.cancelled()) {
+        sftp_close(f);
+        (void)Unlink(path);
+        return Fail(ErrorCode::kCancelled, "writing " + path + ": interrupted");
+      }
       const size_t n = std::min(kPiece, data.size() - at);
       if (limit) limit->Acquire(n);
       Begin();
@@ -250,7 +256,7 @@ class SftpBlobStore::Connection {
   // Reads out.size() bytes at `offset` of `path` (or, with `to_end`, learns the size first
   // and returns what is there), with up to kReadWindow requests in flight.
   Result<void> Read(const std::string& path, uint64_t offset, MutableByteView out,
-                    httpclient::RateLimiter* limit);
+                    const SftpOptions& options);
   Result<uint64_t> Size(const std::string& path) {
     HALLEY_ASSIGN_OR_RETURN(auto st, Stat(path));
     if (!st) return Fail(ErrorCode::kNotFound, path + ": no such file");
@@ -480,13 +486,17 @@ Result<void> SftpBlobStore::Connection::Authenticate(const std::string& endpoint
 }
 
 Result<void> SftpBlobStore::Connection::Read(const std::string& path, uint64_t offset,
-                                             MutableByteView out, httpclient::RateLimiter* limit) {
+                                             MutableByteView out, const SftpOptions& options) {
+  httpclient::RateLimiter* limit = options.download_limit.get();
   Begin();
   sftp_file f = sftp_open(sftp_, path.c_str(), O_RDONLY, 0);
   if (f == nullptr) return Fail(Failure("open " + path));
   UniqueFile file(f);
   uint64_t pos = 0;  // bytes of `out` filled, in order
   while (pos < out.size()) {
+    if (options.cancelled && options.cancelled()) {
+      return Fail(ErrorCode::kCancelled, "reading " + path + ": interrupted");
+    }
     // A window of requests from `pos`; each answer lands at its own place in `out`. A short
     // answer (a server may return less than asked) ends the window there: the next window
     // asks again from the first byte missing.
@@ -646,7 +656,7 @@ Result<void> SftpBlobStore::Put(const ObjectHandle& h, ByteView data) {
 Result<void> SftpBlobStore::WriteAndRename(Connection& c, const std::string& dir,
                                            const std::string& path, ByteView data) const {
   const std::string tmp = dir + "/" + TempName();
-  auto written = c.WriteNew(tmp, data, options_.upload_limit.get());
+  auto written = c.WriteNew(tmp, data, options_);
   if (written) written = c.Rename(tmp, path);
   if (written) return {};
   if (!c.Broken()) {
@@ -671,7 +681,7 @@ Result<void> SftpBlobStore::AlreadyStored(Connection& c, const ObjectHandle& h,
   HALLEY_ASSIGN_OR_RETURN(uint64_t size, c.Size(path));
   if (size != data.size()) return exists();
   Bytes stored(data.size());
-  HALLEY_RETURN_IF_ERROR(c.Read(path, 0, stored, options_.download_limit.get()));
+  HALLEY_RETURN_IF_ERROR(c.Read(path, 0, stored, options_));
   if (!std::equal(stored.begin(), stored.end(), data.begin())) return exists();
   return {};
 }
@@ -690,7 +700,7 @@ Result<Bytes> SftpBlobStore::Get(const ObjectHandle& h, uint64_t offset, uint64_
                     std::to_string(length) + " from " + std::to_string(offset));
   }
   Bytes out(length);
-  HALLEY_RETURN_IF_ERROR(c.Read(path, offset, out, options_.download_limit.get()));
+  HALLEY_RETURN_IF_ERROR(c.Read(path, offset, out, options_));
   return out;
 }
 
@@ -701,7 +711,7 @@ Result<void> SftpBlobStore::ReadAt(const ObjectHandle& h, uint64_t offset, Mutab
     return Fail(ErrorCode::kCorruption, location_ + ": " + h.Path() + ": read past the end");
   }
   HALLEY_ASSIGN_OR_RETURN(Lease lease, Acquire());
-  return (*lease).Read(PathOf(h), offset, out, options_.download_limit.get());
+  return (*lease).Read(PathOf(h), offset, out, options_);
 }
 
 Result<uint64_t> SftpBlobStore::Stat(const ObjectHandle& h) {

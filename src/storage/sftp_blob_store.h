@@ -37,6 +37,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -59,6 +60,8 @@ struct SftpOptions {
   int timeout_seconds = 60;      // connecting, and waiting for any one answer
   std::shared_ptr<httpclient::RateLimiter> upload_limit = {};
   std::shared_ptr<httpclient::RateLimiter> download_limit = {};
+  // Polled between the pieces of a transfer; true ends it with kCancelled.
+  std::function<bool()> cancelled = {};
 };
 
 // Where an sftp: location points. `location` is what follows "sftp:", in either form:
