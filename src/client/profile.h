@@ -51,9 +51,9 @@ inline constexpr char kEngineFile[] = "engine1/file";
 std::string StringField(const Json& j, const char* field);
 int64_t IntField(const Json& j, const char* field);
 
-// The ID of the entry of profile[section] ("Destinations", "Sources", "BackupRules") called `name`: the entry
-// with that ID, else the one entry with that Description. kNotFound (naming the entries there
-// are), kInvalidArgument if several entries share the Description.
+// The ID of the entry of profile[section] ("Destinations", "Sources", "BackupRules") called `name`:
+// the entry with that ID, else the one entry with that Description. kNotFound (naming the entries
+// there are), kInvalidArgument if several entries share the Description.
 Result<std::string> FindEntry(const Json& profile, std::string_view section, std::string_view name);
 
 // A Storage Vault ready to open.
