@@ -409,6 +409,16 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   v.repo = std::move(*r);
   if (lock != LockMode::kNone && !global.no_lock) {
     auto l = repo::VaultLock::Acquire(*v.repo, lock == LockMode::kExclusive);
+    // --retry-lock: another client's lock is waited out (restic's flag), up to the deadline.
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::seconds(global.retry_lock_seconds);
+    for (auto wait = std::chrono::seconds(1);
+         !l && l.error().Code() == ErrorCode::kLocked && !StopToken().stop_requested() &&
+         std::chrono::steady_clock::now() + wait <= give_up;
+         wait = std::min<std::chrono::seconds>(wait * 2, std::chrono::seconds(30))) {
+      std::this_thread::sleep_for(wait);
+      l = repo::VaultLock::Acquire(*v.repo, lock == LockMode::kExclusive);
+    }
     if (!l) {
       code = Fatal(l.error());
       return std::nullopt;

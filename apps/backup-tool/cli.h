@@ -48,6 +48,7 @@ struct GlobalOptions {
   bool quiet = false;
   int verbose = 0;
   bool no_lock = false;
+  int retry_lock_seconds = 0;  // keep trying to take a lock held by another client this long
   std::string compression = "auto";
   int pack_size_mib = 16;
   std::vector<std::string> options;  // -o key=value: backend options (s3.region, ...)

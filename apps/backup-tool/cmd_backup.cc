@@ -21,6 +21,10 @@ struct BackupFlags {
   std::string parent;
   bool force = false;
   std::string item;  // a Protected Item of the account: its paths, excludes and ID tag
+  // With `item`: the Schedule (BackupRules) this run belongs to, whose before/after commands
+  // run as well. The daemon passes it.
+  std::string schedule;
+  int workers = 0;  // 0: one per core
 };
 
 std::vector<std::string> SplitTags(const std::vector<std::string>& in) {
@@ -93,6 +97,7 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
   o.one_file_system = f.one_file_system;
   o.rescan_unchanged = f.rescan_unchanged;
   o.force_no_parent = f.force;
+  o.workers = f.workers;
   if (!f.parent.empty()) {
     auto p = Id::FromHex(f.parent);
     if (!p)
@@ -213,9 +218,22 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
 }
 
 // With --item, the paths, excludes and options come from the account's Protected Item, and
-// the snapshot is tagged with its ID.
+// the snapshot is tagged with its ID. The before/after commands of the item, the vault and the
+// --schedule run around the backup (docs/client.md "Before and after commands"):
+//
+//   PreExec   Schedule, Storage Vault, Protected Item
+//   ThawExec  Schedule, Storage Vault, Protected Item (no disk snapshot here: right after)
+//   the backup (skipped if the job was cancelled meanwhile)
+//   PostExec  Protected Item, Storage Vault, Schedule: always, even after a failure or a cancel
+//
+// A command that warned makes a successful backup exit 3 (job status 7001, warning); a
+// failed PreExec does not stop the backup, as in the product.
 int RunBackupCommand(Cli& cli, BackupFlags f) {
   if (f.item.empty()) {
+    if (!f.schedule.empty()) {
+      return cli.Fatal(Error(ErrorCode::kInvalidArgument,
+                             "--schedule needs --item: it names the Schedule of an item's run"));
+    }
     return RunAsJob(cli, client::kJobBackup, "",
                     [&](ManagedJob& job) { return RunBackup(cli, f, job); });
   }
@@ -236,13 +254,32 @@ int RunBackupCommand(Cli& cli, BackupFlags f) {
   if (!id) return cli.Fatal(id.error());
   auto item = client::ReadFileItem(profile->profile, *id);
   if (!item) return cli.Fatal(item.error());
+  // The vault is known before any command runs: an unknown one fails here, as it would in
+  // RunBackup, but without running the item's commands first.
+  auto vault = cli.ManagedVault();
+  if (!vault) return cli.Fatal(vault.error());
+  JobCommandTarget target{"", (*vault)->id, (*vault)->description, item->id, item->description};
+  if (!f.schedule.empty()) {
+    auto schedule = client::FindEntry(profile->profile, "BackupRules", f.schedule);
+    if (!schedule) return cli.Fatal(schedule.error());
+    target.schedule_id = *schedule;
+  }
   f.paths = item->paths;
   f.excludes.insert(f.excludes.end(), item->excludes.begin(), item->excludes.end());
   f.rescan_unchanged = f.rescan_unchanged || item->rescan_unchanged;
   f.tags.push_back(item->id);
   return RunAsJob(cli, client::kJobBackup, item->id, [&](ManagedJob& job) {
     job.Log("I", "backing up \"" + item->description + "\"");
-    return RunBackup(cli, f, job);
+    const Json& p = profile->profile;
+    bool clean = RunJobCommands(cli, job, p, client::HookPhase::kPre, target);
+    clean = RunJobCommands(cli, job, p, client::HookPhase::kThaw, target) && clean;
+    int code =
+        cli.StopToken().stop_requested()
+            ? cli.Fatal(Error(ErrorCode::kCancelled, "interrupted before the backup started"))
+            : RunBackup(cli, f, job);
+    clean = RunJobCommands(cli, job, p, client::HookPhase::kPost, target, code) && clean;
+    if (!clean && code == kExitOk) code = kExitPartial;
+    return code;
   });
 }
 
@@ -265,6 +302,13 @@ void AddBackup(CLI::App& app, Cli& cli) {
   cmd->add_flag("-f,--force", f->force, "read every file: do not use a parent snapshot");
   cmd->add_option("--item", f->item,
                   "back up this Protected Item of the logged-in account (with --vault)");
+  cmd->add_option("--schedule", f->schedule,
+                  "with --item: run as this Schedule of the account, with its before/after "
+                  "commands (the daemon passes it)");
+  cmd->add_option("--workers", f->workers,
+                  "threads that hash, compress and pack (default: one per core; 1 with the "
+                  "schedule option ReduceDiskConcurrency)")
+      ->check(CLI::Range(1, 256));
   cmd->callback([&cli, f] { cli.exit_code = RunBackupCommand(cli, *f); });
 }
 

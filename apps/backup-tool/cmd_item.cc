@@ -6,6 +6,7 @@
 #include "client/account.h"
 #include "commands.h"
 #include "crypto/random.h"
+#include "managed_job.h"
 
 namespace halley::cli {
 namespace {
@@ -15,6 +16,7 @@ struct ItemFlags {
   std::vector<std::string> paths;
   std::vector<std::string> excludes;
   bool rescan_unchanged = false;
+  CommandFlags commands;  // before/after commands
 };
 
 int RunAdd(Cli& cli, const ItemFlags& f) {
@@ -36,8 +38,9 @@ int RunAdd(Cli& cli, const ItemFlags& f) {
   item.rescan_unchanged = f.rescan_unchanged;
   const std::string id = crypto::NewUuid();
   auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
-    profile["Sources"][id] =
-        client::NewFileItem(item, (*account)->State().device_id, client::UnixNow());
+    Json entry = client::NewFileItem(item, (*account)->State().device_id, client::UnixNow());
+    f.commands.Store(entry);
+    profile["Sources"][id] = std::move(entry);
     return {};
   });
   if (!saved) return cli.Fatal(saved.error());
@@ -76,6 +79,7 @@ int RunList(Cli& cli) {
       for (const auto& path : file->paths) text += "    " + path + "\n";
       for (const auto& e : file->excludes) text += "    exclude " + e + "\n";
     }
+    text += ListCommands(s, j);
     out.push_back(j);
   }
   if (cli.global.json) {
@@ -98,6 +102,7 @@ void AddItem(CLI::App& app, Cli& cli) {
   add->add_option("-e,--exclude", f->excludes, "exclude a glob pattern (repeatable)");
   add->add_flag("--rescan-unchanged", f->rescan_unchanged,
                 "read files even if they look unchanged");
+  f->commands.Add(add);
   add->callback([&cli, f] { cli.exit_code = RunAdd(cli, *f); });
   item->add_subcommand("list", "list the account's Protected Items")->callback([&cli] {
     cli.exit_code = RunList(cli);

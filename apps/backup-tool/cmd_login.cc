@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// `login prompt|status|disconnect` (the spec's "backup-tool login") and `info device-id`.
+// `login prompt|join-lobby|status|disconnect|passwd` (the spec's "backup-tool login") and `info
+// device-id`.
 #include <limits.h>
 #include <stdlib.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "base/host.h"
 #include "client/account.h"
+#include "client/live_link.h"
 #include "client/login_state.h"
 #include "commands.h"
 #include "crypto/login.h"
@@ -38,6 +45,8 @@ Result<std::string> AskLine(const std::string& prompt) {
   return line;
 }
 
+int FinishLogin(Cli& cli, client::LoginState s, std::string password, const std::string& name);
+
 int RunLoginPrompt(Cli& cli, const LoginFlags& f) {
   client::LoginState s;
   auto server = f.server.empty() ? AskLine("Server URL: ") : Result<std::string>(f.server);
@@ -61,14 +70,20 @@ int RunLoginPrompt(Cli& cli, const LoginFlags& f) {
   s.ui_locked = f.lock_ui;
   auto password = cli.Password("password for " + s.username + " at " + s.server + ": ");
   if (!password) return cli.Fatal(password.error());
-  const crypto::LoginKeys keys = crypto::DeriveLoginKeys(s.username, *password);
-  SecureZero(password->data(), password->size());
+  return FinishLogin(cli, std::move(s), std::move(*password),
+                     f.device_name.empty() ? Hostname() : f.device_name);
+}
+
+// Logs in `s` (server, username, device ID and CA file set) with `password`, which it wipes:
+// derives L and R, registers the device as `name` (which proves the credentials), completes
+// an administrator's password reset and saves the login file.
+int FinishLogin(Cli& cli, client::LoginState s, std::string password, const std::string& name) {
+  const crypto::LoginKeys keys = crypto::DeriveLoginKeys(s.username, password);
+  SecureZero(password.data(), password.size());
   s.l = keys.l;
   s.r = keys.r;
 
   client::Account account(s);
-  // Registering proves the credentials too: it is the first call that needs them.
-  const std::string name = f.device_name.empty() ? Hostname() : f.device_name;
   if (auto reg = account.RegisterDevice(name, HALLEY_VERSION); !reg) {
     return cli.Fatal(reg.error(), reg.error().Code() == ErrorCode::kUnauthenticated
                                       ? kExitServerAuth
@@ -140,6 +155,85 @@ int RunLoginStatus(Cli& cli) {
   return kExitOk;
 }
 
+// `login join-lobby`: waits in the server's registration lobby until an administrator assigns
+// this device to an account (admin/installation/dispatch/register-device), then logs in with
+// the credentials the server passes on, as `login prompt` would.
+int RunJoinLobby(Cli& cli, const LoginFlags& f) {
+  client::LoginState s;
+  auto normalized = client::NormalizeServerUrl(f.server);
+  if (!normalized) return cli.Fatal(normalized.error());
+  s.server = *normalized;
+  auto device = DeviceIdHere();
+  if (!device) return cli.Fatal(device.error());
+  s.device_id = *device;
+  s.ca_file = cli.global.cacert;
+  const std::string name = f.device_name.empty() ? Hostname() : f.device_name;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::pair<Json, client::LiveReply>> request;  // guarded by mu
+  client::LiveLinkOptions o;
+  o.server = s.server;
+  o.ca_file = s.ca_file;
+  o.device_id = s.device_id;
+  o.friendly_name = name;
+  o.version = HALLEY_VERSION;
+  client::LiveLink link(
+      o,
+      [&](const std::string& action, const Json& params, client::LiveReply reply) {
+        if (action != "register") {
+          reply({{"Status", 400}, {"Message", "a device in the lobby can only be registered"}});
+          return;
+        }
+        std::lock_guard lock(mu);
+        request.emplace(params, std::move(reply));
+        cv.notify_all();
+      },
+      [&](client::LiveState state, const std::string& message) {
+        if (state == client::LiveState::kConnected) {
+          cli.Print("Waiting in the registration lobby of " + s.server + " as device " +
+                    s.device_id + " (" + name +
+                    "); an administrator can now assign it to an "
+                    "account.\n");
+        } else if (state == client::LiveState::kDisconnected && message != "stopped") {
+          cli.Warn("lobby connection down: " + message + "\n");
+        }
+      });
+  std::stop_source stop_link;
+  std::jthread thread([&] {
+    if (auto ran = link.Run(stop_link.get_token()); !ran) {
+      cli.Warn("the server refused the lobby connection: " + ran.error().Message() + "\n");
+      std::lock_guard lock(mu);
+      stop_link.request_stop();
+      cv.notify_all();
+    }
+  });
+  const std::stop_token stop = cli.StopToken();
+  for (;;) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::milliseconds(200));
+    if (stop.stop_requested() || stop_link.stop_requested()) {
+      stop_link.request_stop();
+      return kExitInterrupted;
+    }
+    if (!request) continue;
+    auto [params, reply] = std::move(*request);
+    request.reset();
+    lock.unlock();
+    s.username = params.value("TargetUser", "");
+    std::string password = params.value("TargetPassword", "");
+    const int code = FinishLogin(cli, s, std::move(password), name);
+    if (code != kExitOk) {
+      reply({{"Status", 401}, {"Message", "the device could not log in with those credentials"}});
+      continue;  // stay in the lobby for another try
+    }
+    reply({{"Status", 200}, {"Message", "OK"}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the answer go out
+    stop_link.request_stop();
+    return kExitOk;
+  }
+}
+
 int RunLoginPasswd(Cli& cli, const std::string& new_password_file) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
@@ -203,6 +297,14 @@ void AddLogin(CLI::App& app, Cli& cli) {
                      "read the new password from a file instead of asking twice");
   passwd->callback(
       [&cli, new_password_file] { cli.exit_code = RunLoginPasswd(cli, *new_password_file); });
+  auto lobby = std::make_shared<LoginFlags>();
+  auto* join =
+      login->add_subcommand("join-lobby",
+                            "wait in a server's registration lobby until an administrator assigns "
+                            "this device to an account");
+  join->add_option("server-url", lobby->server, "the server's URL")->required();
+  join->add_option("--device-name", lobby->device_name, "this device's name (default: hostname)");
+  join->callback([&cli, lobby] { cli.exit_code = RunJoinLobby(cli, *lobby); });
   login->add_subcommand("status", "display the login status")->callback([&cli] {
     cli.exit_code = RunLoginStatus(cli);
   });

@@ -12,6 +12,7 @@
 #include "client/schedule.h"
 #include "commands.h"
 #include "crypto/random.h"
+#include "managed_job.h"
 
 namespace halley::cli {
 namespace {
@@ -28,6 +29,12 @@ struct ScheduleFlags {
   bool skip_already_running = false;
   int64_t stop_after = 0;
   int64_t limit_kib = 0;
+  bool one_disk_thread = false;
+  int retention = 0;  // AutoRetentionLevel
+  bool on_boot = false, on_boot_if_missed = false;
+  int retry_count = 0;
+  int retry_minutes = 30;  // the product's DEFAULT_RETRY_TIME
+  CommandFlags commands;
 };
 
 constexpr const char* kDays[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
@@ -167,28 +174,30 @@ int RunAdd(Cli& cli, const ScheduleFlags& f) {
     HALLEY_ASSIGN_OR_RETURN(std::string item, client::FindEntry(profile, "Sources", f.item));
     HALLEY_ASSIGN_OR_RETURN(std::string vault, client::FindEntry(profile, "Destinations", f.vault));
     const int64_t now = client::UnixNow();
-    profile["BackupRules"][id] = {{"Description", f.name},
-                                  {"CreateTime", now},
-                                  {"ModifyTime", now},
-                                  {"PreExec", Json::array()},
-                                  {"ThawExec", Json::array()},
-                                  {"PostExec", Json::array()},
-                                  {"Source", item},
-                                  {"Destination", vault},
-                                  {"SkipAlreadyRunning", f.skip_already_running},
-                                  {"StopAfter", f.stop_after},
-                                  {"LimitVaultSpeedBps", f.limit_kib * 1024},
-                                  {"ReduceDiskConcurrency", false},
-                                  {"UseOnDiskIndexes", false},
-                                  {"AllowZeroFilesSuccess", false},
-                                  {"AutoRetentionLevel", 0},
-                                  {"Schedules", Json::array({schedule->ToJson()})},
-                                  {"EventTriggers",
-                                   {{"OnPCBoot", false},
-                                    {"OnPCBootIfLastJobMissed", false},
-                                    {"OnLastJobFailDoRetry", false},
-                                    {"LastJobFailDoRetryCount", 1},
-                                    {"LastJobFailDoRetryTime", 30}}}};
+    Json& rule = profile["BackupRules"][id];
+    rule = {{"Description", f.name},
+            {"CreateTime", now},
+            {"ModifyTime", now},
+            {"PreExec", Json::array()},
+            {"ThawExec", Json::array()},
+            {"PostExec", Json::array()},
+            {"Source", item},
+            {"Destination", vault},
+            {"SkipAlreadyRunning", f.skip_already_running},
+            {"StopAfter", f.stop_after},
+            {"LimitVaultSpeedBps", f.limit_kib * 1024},
+            {"ReduceDiskConcurrency", f.one_disk_thread},
+            {"UseOnDiskIndexes", false},
+            {"AllowZeroFilesSuccess", false},
+            {"AutoRetentionLevel", f.retention},
+            {"Schedules", Json::array({schedule->ToJson()})},
+            {"EventTriggers",
+             {{"OnPCBoot", f.on_boot},
+              {"OnPCBootIfLastJobMissed", f.on_boot_if_missed},
+              {"OnLastJobFailDoRetry", f.retry_count > 0},
+              {"LastJobFailDoRetryCount", std::max(1, f.retry_count)},
+              {"LastJobFailDoRetryTime", f.retry_minutes}}}};
+    f.commands.Store(rule);
     return {};
   });
   if (!saved) return cli.Fatal(saved.error());
@@ -281,6 +290,22 @@ void AddSchedule(CLI::App& app, Cli& cli) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   add->add_option("--limit-upload", f->limit_kib, "limit the run's uploads to KiB/s")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  add->add_flag("--one-disk-thread", f->one_disk_thread,
+                "limit the backup to one disk thread (ReduceDiskConcurrency)");
+  add->add_option("--retention-after", f->retention,
+                  "when to apply the vault's retention policy after a backup: 0 at most daily "
+                  "(default), 1 after every run, 2 at most hourly, 3 at most weekly "
+                  "(AutoRetentionLevel)")
+      ->check(CLI::Range(0, 3));
+  add->add_flag("--on-boot", f->on_boot, "also run when the daemon starts (the device boots)");
+  add->add_flag("--on-boot-if-missed", f->on_boot_if_missed,
+                "run when the daemon starts if a due run was missed while it was off");
+  add->add_option("--retry", f->retry_count, "retry a failed run up to N times")
+      ->check(CLI::Range(0, 100));
+  add->add_option("--retry-minutes", f->retry_minutes,
+                  "wait this long before each retry (default 30)")
+      ->check(CLI::Range(1, 10080));
+  f->commands.Add(add);
   add->callback([&cli, f] {
     f->monthly_time = f->weekly_time;
     cli.exit_code = RunAdd(cli, *f);

@@ -8,6 +8,7 @@
 #include "client/account.h"
 #include "commands.h"
 #include "crypto/random.h"
+#include "managed_job.h"
 
 namespace halley::cli {
 namespace {
@@ -16,6 +17,7 @@ struct VaultFlags {
   std::string name;
   std::string provider;
   std::string location;
+  CommandFlags commands;  // before/after commands
 };
 
 int RunRequest(Cli& cli, const VaultFlags& f) {
@@ -23,6 +25,17 @@ int RunRequest(Cli& cli, const VaultFlags& f) {
   if (!account) return cli.Fatal(account.error());
   auto id = (*account)->RequestVault(f.name, f.provider);
   if (!id) return cli.Fatal(id.error());
+  if (!f.commands.Empty()) {
+    auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
+      Json& vaults = profile["Destinations"];
+      if (!vaults.is_object() || !vaults.contains(*id)) {
+        return Fail(ErrorCode::kNotFound, "the new Storage Vault " + *id + " left the profile");
+      }
+      f.commands.Store(vaults[*id]);
+      return {};
+    });
+    if (!saved) return cli.Fatal(saved.error());
+  }
   // Created now rather than at the first backup, so that a problem shows at once.
   cli.global.vault = *id;
   int code = kExitOk;
@@ -127,6 +140,7 @@ int RunAdd(Cli& cli, const VaultFlags& f) {
   client::SetVaultPassword(*vault, ByteView((*account)->State().r.data(), 24), password);
   SecureZero(password.data(), password.size());
   (*vault)["RepoInitTimestamp"] = client::UnixNow();
+  f.commands.Store(*vault);
   const std::string id = crypto::NewUuid();
   auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
     profile["Destinations"][id] = *vault;
@@ -182,11 +196,12 @@ int RunList(Cli& cli) {
     j["location"] = where;
     if (type == client::kVaultHalleyBucket) j["bucket"] = client::StringField(v, "CometBucket");
     j["created"] = created;
+    const std::string commands = ListCommands(v, j);
     out.push_back(j);
     char line[512];
     std::snprintf(line, sizeof line, "%-37s %-14s %-8s %s (%s)\n", id.c_str(),
                   TypeName(type).c_str(), created ? "yes" : "no", name.c_str(), where.c_str());
-    text += line;
+    text += line + commands;
   }
   if (cli.global.json) {
     cli.PrintJson(out);
@@ -215,6 +230,7 @@ void AddVault(CLI::App& app, Cli& cli) {
       "request", "get a new Storage Vault on the server (its keys are made on this device)");
   request->add_option("--name", f->name, "the vault's name")->required();
   request->add_option("--provider", f->provider, "Storage Template ID (default: the default)");
+  f->commands.Add(request);
   request->callback([&cli, f] { cli.exit_code = RunRequest(cli, *f); });
 
   auto* add = vault->add_subcommand(
@@ -226,6 +242,7 @@ void AddVault(CLI::App& app, Cli& cli) {
                   "AWS_SECRET_ACCESS_KEY) or sftp:[USER@]HOST[:PORT]:PATH (with the login of "
                   "-o sftp.identity or BACKUP_TOOL_SFTP_PASSWORD, else ~/.ssh's)")
       ->required();
+  f->commands.Add(add);
   add->callback([&cli, f] { cli.exit_code = RunAdd(cli, *f); });
 
   vault->add_subcommand("list", "list the account's Storage Vaults")->callback([&cli] {

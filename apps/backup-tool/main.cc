@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // backup-tool: the Halley client. Wiring only; each subcommand lives in cmd_<name>.cc.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 
 int main(int argc, char** argv) {
   using namespace halley::cli;  // NOLINT(google-build-using-namespace): main only
+  // A run started by `backup-tool daemon` dies with it, so that a killed daemon leaves no run
+  // going unsupervised (its job then shows as abandoned). The check after prctl catches a
+  // daemon that died before it.
+  if (const char* daemon = std::getenv("BACKUP_TOOL_DAEMON_PID")) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (std::to_string(::getppid()) != daemon) return 1;
+    ::unsetenv("BACKUP_TOOL_DAEMON_PID");
+    // Background runs yield the CPU to whatever the user is doing, as the product's do.
+    ::setpriority(PRIO_PROCESS, 0, 10);
+  }
   Cli cli;
   CLI::App app{"backup-tool: encrypted, deduplicating backups into Halley vaults"};
   app.name("backup-tool");
@@ -57,6 +74,9 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", cli.global.quiet, "print only errors");
   app.add_flag("-v,--verbose", cli.global.verbose, "print more (repeat for even more)");
   app.add_flag("--no-lock", cli.global.no_lock, "do not lock the vault (read-only commands)");
+  app.add_option("--retry-lock", cli.global.retry_lock_seconds,
+                 "wait up to SECONDS for another client's lock on the vault to go away")
+      ->check(CLI::Range(0, 86400));
   app.add_option("--compression", cli.global.compression, "auto, off or max")
       ->check(CLI::IsMember({"auto", "off", "max"}));
   app.add_option("--pack-size", cli.global.pack_size_mib, "target pack size in MiB (4-128)")

@@ -224,13 +224,30 @@ Result<void> JobReport::FlushLog() {
     std::lock_guard lock(mu_);
     entries = std::exchange(pending_, Json::array());
   }
-  for (size_t start = 0; start < entries.size(); start += kMaxLogEntriesPerCall) {
+  // Batches stay far below the server's 1 MiB body limit even after form encoding (up to 3
+  // bytes per byte), whatever the messages hold.
+  constexpr size_t kMaxBatchBytes = 256 << 10;
+  size_t start = 0;
+  while (start < entries.size()) {
     Json batch = Json::array();
-    for (size_t i = start; i < std::min(entries.size(), start + kMaxLogEntriesPerCall); ++i) {
-      batch.push_back(std::move(entries[i]));
+    size_t bytes = 0;
+    size_t end = start;
+    while (end < entries.size() && batch.size() < kMaxLogEntriesPerCall) {
+      const size_t size = entries[end].dump().size();
+      if (!batch.empty() && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
+      batch.push_back(entries[end++]);
     }
-    HALLEY_RETURN_IF_ERROR(
-        account_.Call("user/web/job/log", {{"JobID", id_}, {"Entries", Dump(batch)}}));
+    auto sent = account_.Call("user/web/job/log", {{"JobID", id_}, {"Entries", Dump(batch)}});
+    if (!sent) {
+      // Kept for the next flush, before anything logged since.
+      std::lock_guard lock(mu_);
+      Json rest(entries.begin() + static_cast<std::ptrdiff_t>(start), entries.end());
+      for (Json& e : pending_) rest.push_back(std::move(e));
+      pending_ = std::move(rest);
+      return Fail(sent.error());
+    }
+    start = end;
   }
   return {};
 }

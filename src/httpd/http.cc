@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "httpd/http.h"
 
+#include <cctype>
+
 #include "base/json.h"
 
 namespace halley::httpd {
@@ -10,6 +12,16 @@ std::string_view Request::Header(std::string_view name) const {
     if (n == name) return v;
   }
   return {};
+}
+
+bool Request::IsWebSocketUpgrade() const {
+  const auto contains = [](std::string_view value, std::string_view token) {
+    std::string lower(value);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower.find(token) != std::string::npos;
+  };
+  return method == "GET" && contains(Header("upgrade"), "websocket") &&
+         contains(Header("connection"), "upgrade");
 }
 
 Result<std::string> Request::ReadBody(size_t limit) {

@@ -49,6 +49,30 @@ struct Request {
   // Reads the whole body, failing with kInvalidArgument ("request body over N bytes") as soon
   // as it exceeds `limit` (checked against Content-Length before reading anything).
   Result<std::string> ReadBody(size_t limit);
+  // A GET asking to upgrade to a WebSocket (Connection: upgrade, Upgrade: websocket).
+  bool IsWebSocketUpgrade() const;
+};
+
+// One accepted WebSocket connection (RFC 6455), as its handler sees it. Thread-safe.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // Queues a text message and returns at once; false when the connection has closed (or its
+  // queue is over its bound, which closes it: a peer that does not read is dropped).
+  virtual bool Send(std::string text) = 0;
+  // Starts a normal closure; OnClose follows. Idempotent.
+  virtual void Close() = 0;
+};
+
+// What a handler does with a WebSocket it accepted. Calls come from the server's WebSocket
+// thread, one at a time per connection, and must not block (no disk, no database, no network):
+// queue work elsewhere. OnClose is called exactly once, after the last OnMessage.
+class WebSocketHandler {
+ public:
+  virtual ~WebSocketHandler() = default;
+  virtual void OnOpen(std::shared_ptr<WebSocket> ws) = 0;
+  virtual void OnMessage(std::string text) = 0;
+  virtual void OnClose() = 0;
 };
 
 struct Response {
@@ -57,6 +81,11 @@ struct Response {
   std::string body;
   // For a HEAD answer: the Content-Length to announce while sending no body.
   std::optional<uint64_t> head_content_length;
+  // Set on an answer to a WebSocket upgrade request (Request::IsWebSocketUpgrade) to accept
+  // it: the server completes the handshake (status and body are ignored) and hands the
+  // connection to this handler. Text messages up to 1 MiB; the server pings a quiet peer
+  // every 30 s and drops it after 60 s without a frame.
+  std::shared_ptr<WebSocketHandler> websocket;
 
   Response& SetHeader(std::string name, std::string value);
   // `{"Status":<status>,"Message":<message>}` with that HTTP status (the product's reply shape).

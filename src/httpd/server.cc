@@ -14,16 +14,22 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <future>
 #include <limits>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include "base/log.h"
 #include "httpd/http.h"
@@ -34,6 +40,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
@@ -42,6 +49,7 @@ struct ConnState {
   int fd = -1;
   std::atomic<int64_t> deadline_ns{INT64_MAX};  // steady clock; INT64_MAX = not armed
   std::atomic<bool> idle{true};                 // waiting for the next request
+  std::atomic<bool> websocket{false};           // upgraded: shut at once when stopping
   std::atomic<bool> shut{false};
 };
 
@@ -83,6 +91,166 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
   return (ep.address().is_v6() ? "[" + ip + "]" : ip) + ":" + std::to_string(ep.port());
 }
 
+// An upgraded connection. Its operations run on the server's WebSocket thread (the only thread
+// that runs io_), which serialises them; other threads reach it through posted work. The
+// connection's own thread waits in Run() until no operation on the stream is pending, so the
+// socket it owns outlives every use.
+template <class Stream>
+class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
+ public:
+  static constexpr auto kPingEvery = std::chrono::seconds(30);
+  static constexpr auto kDropAfter = std::chrono::seconds(60);
+  static constexpr size_t kMaxMessage = 1 << 20;
+  static constexpr size_t kMaxQueued = 16 << 20;
+
+  WsSession(Stream& stream, std::shared_ptr<WebSocketHandler> handler)
+      : ws_(std::in_place, stream),
+        timer_(stream.get_executor()),
+        executor_(stream.get_executor()),
+        handler_(std::move(handler)) {
+    ws_->read_message_max(kMaxMessage);
+    // Bounds the closing handshake; idleness is Tick()'s business.
+    ws_->set_option(websocket::stream_base::timeout{std::chrono::seconds(10),
+                                                    websocket::stream_base::none(), false});
+  }
+
+  websocket::stream<Stream&>& Ws() { return *ws_; }
+
+  void Run() {
+    std::promise<void> done;
+    std::future<void> ended = done.get_future();
+    done_ = &done;
+    asio::post(executor_, [self = this->shared_from_this()] { self->Begin(); });
+    ended.wait();
+  }
+
+  bool Send(std::string text) override {
+    if (finished_.load()) return false;
+    asio::post(executor_, [self = this->shared_from_this(), text = std::move(text)]() mutable {
+      if (self->finishing_) return;
+      self->queued_ += text.size();
+      if (self->queued_ > kMaxQueued) {
+        LogLine(LogLevel::kWarning, "websocket_dropped", {{"why", "peer is not reading"}});
+        self->Finish();
+        return;
+      }
+      self->out_.push_back(std::move(text));
+      self->Pump();
+    });
+    return true;
+  }
+
+  void Close() override {
+    asio::post(executor_, [self = this->shared_from_this()] {
+      self->close_requested_ = true;
+      self->Pump();
+    });
+  }
+
+ private:
+  void Begin() {
+    last_frame_ = Clock::now();
+    ws_->text(true);
+    ws_->control_callback(
+        [this](websocket::frame_type, beast::string_view) { last_frame_ = Clock::now(); });
+    handler_->OnOpen(this->shared_from_this());
+    Read();
+    Tick();
+  }
+
+  void Read() {
+    ++pending_;
+    ws_->async_read(in_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
+      --self->pending_;
+      if (ec || self->finishing_) return self->Finish();
+      self->last_frame_ = Clock::now();
+      std::string text = beast::buffers_to_string(self->in_.data());
+      self->in_.consume(self->in_.size());
+      if (self->ws_->got_text()) self->handler_->OnMessage(std::move(text));
+      self->Read();
+    });
+  }
+
+  void Pump() {
+    if (finishing_ || writing_) return;
+    if (!out_.empty()) {
+      writing_ = true;
+      ++pending_;
+      ws_->async_write(asio::buffer(out_.front()),
+                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                         --self->pending_;
+                         self->writing_ = false;
+                         self->queued_ -= self->out_.front().size();
+                         self->out_.pop_front();
+                         if (ec || self->finishing_) return self->Finish();
+                         self->Pump();
+                       });
+    } else if (close_requested_ && !close_sent_ && !pinging_) {
+      close_sent_ = true;
+      ++pending_;
+      ws_->async_close(websocket::close_code::normal,
+                       [self = this->shared_from_this()](beast::error_code) {
+                         --self->pending_;
+                         self->Finish();
+                       });
+    }
+  }
+
+  // Pings a quiet peer; drops one that has sent nothing (not even a pong) for kDropAfter.
+  void Tick() {
+    ++pending_;
+    timer_.expires_after(kPingEvery);
+    timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      --self->pending_;
+      if (ec || self->finishing_) return self->Finish();
+      if (Clock::now() - self->last_frame_ >= kDropAfter) return self->Finish();
+      if (!self->pinging_ && !self->close_sent_) {
+        self->pinging_ = true;
+        ++self->pending_;
+        self->ws_->async_ping({}, [self](beast::error_code ping_ec) {
+          --self->pending_;
+          self->pinging_ = false;
+          if (ping_ec || self->finishing_) return self->Finish();
+          self->Pump();
+        });
+      }
+      self->Tick();
+    });
+  }
+
+  // Ends the session: shuts the socket so that every pending operation completes, and once
+  // none is left releases the stream and wakes Run().
+  void Finish() {
+    if (!finishing_) {
+      finishing_ = true;
+      finished_.store(true);
+      beast::error_code ec;
+      timer_.cancel();
+      beast::get_lowest_layer(*ws_).shutdown(tcp::socket::shutdown_both, ec);
+      handler_->OnClose();
+    }
+    if (pending_ == 0 && done_ != nullptr) {
+      ws_.reset();
+      handler_.reset();
+      std::exchange(done_, nullptr)->set_value();
+    }
+  }
+
+  std::optional<websocket::stream<Stream&>> ws_;
+  asio::steady_timer timer_;
+  asio::any_io_executor executor_;
+  std::shared_ptr<WebSocketHandler> handler_;
+  std::promise<void>* done_ = nullptr;
+  beast::flat_buffer in_;
+  std::deque<std::string> out_;
+  size_t queued_ = 0;
+  int pending_ = 0;
+  bool writing_ = false, pinging_ = false, close_requested_ = false, close_sent_ = false;
+  bool finishing_ = false;
+  std::atomic<bool> finished_{false};
+  Clock::time_point last_frame_;
+};
+
 class ServerImpl;
 
 // One client connection over a plain or TLS stream.
@@ -98,6 +266,8 @@ class Connection {
   void Arm();
   void Disarm() { state_.deadline_ns.store(INT64_MAX); }
   bool WriteResponse(const Request& req, Response& res, bool keep_alive);
+  void ServeWebSocket(const http::request<http::buffer_body>& head,
+                      std::shared_ptr<WebSocketHandler> handler);
 
   ServerImpl& server_;
   Stream& stream_;
@@ -133,7 +303,11 @@ class ServerImpl final : public Server {
 
   Handler handler_;
   ServerOptions options_;
-  asio::io_context io_;  // only owns the sockets; every operation is blocking
+  // Owns the sockets. HTTP operations are blocking; only upgraded WebSocket connections run
+  // asynchronously, on ws_thread_, the one thread that runs it.
+  asio::io_context io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ws_work_;
+  std::thread ws_thread_;
   std::vector<Listener> listeners_;
   std::vector<std::string> bound_;
   std::vector<std::thread> acceptors_;
@@ -257,6 +431,10 @@ void Connection<Stream>::Serve() {
     const bool keep_alive_requested = head.keep_alive();
 
     Response res = server_.Dispatch(req);
+    if (res.websocket && req.IsWebSocketUpgrade() && parser.is_done()) {
+      ServeWebSocket(head, std::move(res.websocket));
+      return;
+    }
 
     // A body the handler left unread must not be parsed as the next request: answer, then
     // close (ServeSocket lingers so that the client still receives the answer).
@@ -295,6 +473,20 @@ bool Connection<Stream>::WriteResponse(const Request& req, Response& res, bool k
   }
   Disarm();
   return !ec;
+}
+
+template <class Stream>
+void Connection<Stream>::ServeWebSocket(const http::request<http::buffer_body>& head,
+                                        std::shared_ptr<WebSocketHandler> handler) {
+  auto session = std::make_shared<WsSession<Stream>>(stream_, std::move(handler));
+  beast::error_code ec;
+  Arm();
+  session->Ws().accept(head, ec);  // answers 400 itself to a malformed handshake
+  Disarm();
+  if (ec) return;
+  state_.websocket.store(true);
+  if (server_.Stopping()) return;
+  session->Run();
 }
 
 Response ServerImpl::Dispatch(Request& req) {
@@ -346,6 +538,8 @@ void ServerImpl::StartThreads() {
     acceptors_.emplace_back([this, &listener] { AcceptLoop(listener); });
   }
   watchdog_ = std::thread([this] { Watchdog(); });
+  ws_work_.emplace(io_.get_executor());
+  ws_thread_ = std::thread([this] { io_.run(); });
 }
 
 void ServerImpl::AcceptLoop(Listener& listener) {
@@ -434,7 +628,8 @@ void ServerImpl::Watchdog() {
     const bool stopping = stopping_.load();
     for (ConnState* c : conns_) {
       const bool expired = c->deadline_ns.load() <= now;
-      if ((expired || (stopping && c->idle.load())) && !c->shut.exchange(true)) {
+      const bool quiet = c->idle.load() || c->websocket.load();
+      if ((expired || (stopping && quiet)) && !c->shut.exchange(true)) {
         ::shutdown(c->fd, SHUT_RDWR);
       }
     }
@@ -465,6 +660,8 @@ void ServerImpl::Stop() {
   lock.unlock();
   cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
+  ws_work_.reset();  // no connection is left, so io_ has nothing more to run
+  if (ws_thread_.joinable()) ws_thread_.join();
   for (auto& listener : listeners_) {
     boost::system::error_code ec;
     listener.acceptor->close(ec);

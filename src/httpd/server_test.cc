@@ -72,10 +72,37 @@ class RawClient {
   bool connected_ = false;
 };
 
-// Echoes method, path, query and body; "/throw" throws; "/ignore" leaves the body unread.
+// Echoes every text message with "echo:" in front; "close" makes the server close.
+class EchoSocket final : public WebSocketHandler {
+ public:
+  void OnOpen(std::shared_ptr<WebSocket> ws) override { ws_ = std::move(ws); }
+  void OnMessage(std::string text) override {
+    if (text == "close") {
+      ws_->Close();
+    } else {
+      ws_->Send("echo:" + text);
+    }
+  }
+  void OnClose() override {
+    closed.store(true);
+    ws_.reset();
+  }
+  static inline std::atomic<bool> closed{false};
+
+ private:
+  std::shared_ptr<WebSocket> ws_;
+};
+
+// Echoes method, path, query and body; "/ws" accepts a WebSocket; "/throw" throws; "/ignore" leaves
+// the body unread.
 Response Echo(Request& req) {
   if (req.path == "/throw") throw std::runtime_error("boom");
   if (req.path == "/ignore") return Response::Text(200, "ignored");
+  if (req.path == "/ws") {
+    Response r = Response::Text(400, "not a WebSocket request");
+    r.websocket = std::make_shared<EchoSocket>();
+    return r;
+  }
   if (req.path == "/head") {
     Response r;
     r.head_content_length = 12345;
@@ -237,6 +264,63 @@ TEST_F(ServerTest, StopClosesIdleConnectionsAndReturns) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
   RawClient late(address_);
   EXPECT_FALSE(late.Connected());
+}
+
+// A client frame: FIN, the opcode, masked (clients must mask) with a fixed key.
+std::string ClientFrame(uint8_t opcode, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>(0x80 | opcode);
+  f += static_cast<char>(0x80 | payload.size());  // tests send < 126 bytes
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+constexpr char kUpgrade[] =
+    "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+TEST_F(ServerTest, UpgradesToAWebSocketAndExchangesMessages) {
+  Start();
+  EchoSocket::closed.store(false);
+  auto client = std::make_unique<RawClient>(address_);
+  RawClient& c = *client;
+  c.Send(kUpgrade);
+  const std::string handshake = c.ReadUntil("\r\n\r\n");
+  EXPECT_EQ(handshake.rfind("HTTP/1.1 101", 0), 0u) << handshake;
+  // RFC 6455 §1.3's example key and its accept value.
+  EXPECT_NE(handshake.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << handshake;
+  c.Send(ClientFrame(0x1, "hello"));
+  EXPECT_EQ(c.ReadUntil("hello"), std::string("\x81\x0a") + "echo:hello");
+  c.Send(ClientFrame(0x1, "close"));
+  const std::string closing = c.ReadAll(2000);
+  ASSERT_FALSE(closing.empty());
+  EXPECT_EQ(static_cast<uint8_t>(closing[0]), 0x88) << "a close frame";
+  c.Send(ClientFrame(0x8, ""));  // the closing handshake's answer
+  client.reset();                // and the client closes TCP, as RFC 6455 §7.1.1 asks
+  for (int i = 0; i < 50 && !EchoSocket::closed.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(EchoSocket::closed.load());
+}
+
+TEST_F(ServerTest, AnUpgradeHandlerAnswersPlainRequestsNormally) {
+  Start();
+  RawClient c(address_);
+  c.Send("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(c.ReadAll().rfind("HTTP/1.1 400", 0), 0u);
+}
+
+TEST_F(ServerTest, StopClosesOpenWebSockets) {
+  Start();
+  RawClient c(address_);
+  c.Send(kUpgrade);
+  ASSERT_NE(c.ReadUntil("\r\n\r\n").find("101"), std::string::npos);
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  server_.reset();
 }
 
 TEST(StartServer, RejectsBadAddressesAndTlsFiles) {

@@ -202,6 +202,8 @@ Response DeleteBucket(Call& c) {
 
 Response FreeSpace(Call& c) { return Response::Json(Dump(c.app.Storage().FreeSpace())); }
 
+}  // namespace
+
 // The caller a user endpoint acts for: the user's own password or L secret, or a user session.
 Result<void> AuthenticateUser(Call& c) {
   const std::string user = c.GetOr("Username");
@@ -235,6 +237,8 @@ Result<void> AuthenticateUser(Call& c) {
   c.user = user;
   return {};
 }
+
+namespace {
 
 enum class Auth { kNone, kAdmin, kUser };
 enum class Role { kAny, kAuthentication, kStorage };
@@ -279,6 +283,12 @@ constexpr Endpoint kEndpoints[] = {
     {"admin/get-job-properties", Auth::kAdmin, Role::kAuthentication, GetJobProperties},
     {"admin/get-job-log", Auth::kAdmin, Role::kAuthentication, GetJobLog},
     {"admin/get-job-log-entries", Auth::kAdmin, Role::kAuthentication, GetJobLogEntries},
+    {"admin/job/abandon", Auth::kAdmin, Role::kAuthentication, AdminJobAbandon},
+    {"admin/dispatcher/list-active", Auth::kAdmin, Role::kAuthentication, DispatcherListActive},
+    {"admin/dispatcher/*", Auth::kAdmin, Role::kAuthentication, DispatcherAction},
+    {"admin/installation/list-active", Auth::kAdmin, Role::kAuthentication, InstallationListActive},
+    {"admin/installation/dispatch/register-device", Auth::kAdmin, Role::kAuthentication,
+     InstallationRegisterDevice},
     {"user/web/session/start", Auth::kUser, Role::kAuthentication, UserSessionStart},
     {"user/web/get-user-profile-and-hash", Auth::kUser, Role::kAuthentication,
      UserGetProfileAndHash},
@@ -291,6 +301,7 @@ constexpr Endpoint kEndpoints[] = {
     {"user/web/job/progress", Auth::kUser, Role::kAuthentication, UserJobProgress},
     {"user/web/job/log", Auth::kUser, Role::kAuthentication, UserJobLog},
     {"user/web/job/finish", Auth::kUser, Role::kAuthentication, UserJobFinish},
+    {"user/web/device/schedule-plan", Auth::kUser, Role::kAuthentication, UserSchedulePlan},
 };
 
 }  // namespace
@@ -301,8 +312,16 @@ httpd::Response HandleApi(App& app, httpd::Request& req) {
   const std::string_view name =
       std::string_view(req.path).substr(std::string_view("/api/v1/").size());
   const Endpoint* endpoint = nullptr;
+  if (name == "device/live" || name == "device/lobby") {
+    return HandleLiveUpgrade(app, req, name == "device/lobby");
+  }
   for (const Endpoint& e : kEndpoints) {
-    if (e.path == name) endpoint = &e;
+    // "x/*" matches what starts with "x/"; the first match wins.
+    const bool wildcard = e.path.ends_with('*');
+    if (wildcard ? name.starts_with(e.path.substr(0, e.path.size() - 1)) : e.path == name) {
+      endpoint = &e;
+      break;
+    }
   }
   if (!endpoint) return Response::Message(404, "Unknown API endpoint");
   if (req.method != "POST") return Response::Message(405, "The API takes POST requests");

@@ -104,6 +104,16 @@ Response UserRequestStorageVault(Call& c);
 Result<void> AuthenticateUserPassword(Call& c, const std::string& user,
                                       const std::string& password);
 
+// The caller a user endpoint acts for (api.cc): sets c.user, or fails with kUnauthenticated.
+Result<void> AuthenticateUser(Call& c);
+
+// Live connections (api_live.cc).
+Response HandleLiveUpgrade(App& app, httpd::Request& req, bool lobby);
+Response DispatcherListActive(Call& c);
+Response DispatcherAction(Call& c);
+Response InstallationListActive(Call& c);
+Response InstallationRegisterDevice(Call& c);
+
 // Jobs (api_jobs.cc).
 Response GetJobsForUser(Call& c);
 Response GetJobsRecent(Call& c);
@@ -112,10 +122,12 @@ Response GetJobsForDateRange(Call& c);
 Response GetJobProperties(Call& c);
 Response GetJobLog(Call& c);
 Response GetJobLogEntries(Call& c);
+Response AdminJobAbandon(Call& c);
 Response UserGetJobs(Call& c);
 Response UserJobStart(Call& c);
 Response UserJobProgress(Call& c);
 Response UserJobLog(Call& c);
 Response UserJobFinish(Call& c);
+Response UserSchedulePlan(Call& c);
 
 }  // namespace halley::server::api

@@ -2,7 +2,9 @@
 //
 // Jobs (reference/comet.md §2.2, §2.5): devices report their jobs through user/web/job/*; admins
 // read them through admin/get-job*. Reporting calls are ours (the product's client protocol is
-// not public); their shapes are in docs/server.md.
+// not public); their shapes are in docs/server.md. Every report a device makes (start, progress,
+// log, finish) counts as a sign of life for the abandoning of silent jobs (JobStore::Report),
+// and user/web/device/schedule-plan feeds the judging of missed backups.
 #include "base/log.h"
 #include "base/time.h"
 #include "server/api_call.h"
@@ -22,7 +24,11 @@ Json EntryJson(const JobEntry& e) {
   return {{"Time", e.time}, {"Severity", e.severity}, {"Message", e.message}};
 }
 
+// JobStore::Report revives an abandoned job before the edit sees it, so an abandoned job that
+// reports again is not finished.
 bool Finished(const Json& job) { return job.value("EndTime", int64_t{0}) != 0; }
+
+Result<void> NoChange(Json&) { return {}; }
 
 }  // namespace
 
@@ -75,6 +81,18 @@ Response GetJobLogEntries(Call& c) {
   return Response::Json(Dump(out));
 }
 
+// TargetUser, JobID: the job ends as abandoned (7007) now; 400 if it is not running.
+Response AdminJobAbandon(Call& c) {
+  auto user = c.Need("TargetUser");
+  if (!user) return ErrorReply(user.error());
+  auto id = c.Need("JobID");
+  if (!id) return ErrorReply(id.error());
+  auto job = c.app.Jobs().Abandon(*id, *user, "Marked abandoned by administrator '" + c.user + "'");
+  if (!job) return ErrorReply(job.error());
+  LogLine(LogLevel::kInfo, "job_abandoned", {{"user", *user}, {"job", *id}, {"admin", c.user}});
+  return Ok();
+}
+
 Response UserGetJobs(Call& c) { return Jobs(c.app.Jobs().ForUser(c.user)); }
 
 // Job: {Classification, SourceGUID, DestinationGUID, DeviceID, BackupRuleGUID, ClientVersion, ...}
@@ -96,7 +114,7 @@ Response UserJobProgress(Call& c) {
   if (!progress) return ErrorReply(progress.error());
   if (!progress->is_object()) return Response::Message(400, "Progress must be a JSON object");
   const int64_t now = c.app.Jobs().Now();
-  auto updated = c.app.Jobs().Update(*id, c.user, [&](Json& job) -> Result<void> {
+  auto updated = c.app.Jobs().Report(*id, c.user, [&](Json& job) -> Result<void> {
     if (Finished(job)) return Fail(ErrorCode::kInvalidArgument, "the job has ended");
     Json& p = job["Progress"];
     if (!p.is_object()) p = Json::object();
@@ -106,7 +124,6 @@ Response UserJobProgress(Call& c) {
       if (progress->contains(k) && (*progress)[k].is_number_integer()) p[k] = (*progress)[k];
     }
     p["RecievedTime"] = now;  // sic: the product's field name
-    if (job.value("Status", 0) == kJobStatusAbandoned) job["Status"] = kJobStatusRevived;
     return {};
   });
   if (!updated) return ErrorReply(updated.error());
@@ -117,7 +134,6 @@ Response UserJobProgress(Call& c) {
 Response UserJobLog(Call& c) {
   auto id = c.Need("JobID");
   if (!id) return ErrorReply(id.error());
-  if (auto job = c.app.Jobs().Get(*id, c.user); !job) return ErrorReply(job.error());
   auto entries = c.JsonParam("Entries");
   if (!entries) return ErrorReply(entries.error());
   if (!entries->is_array()) return Response::Message(400, "Entries must be a JSON array");
@@ -132,6 +148,7 @@ Response UserJobLog(Call& c) {
                              : c.app.Jobs().Now();
     out.push_back({time, e["Severity"].get<std::string>(), e["Message"].get<std::string>()});
   }
+  if (auto job = c.app.Jobs().Report(*id, c.user, NoChange); !job) return ErrorReply(job.error());
   if (auto r = c.app.Jobs().AddEntries(*id, out); !r) return ErrorReply(r.error());
   return Ok();
 }
@@ -152,7 +169,7 @@ Response UserJobFinish(Call& c) {
     fields = *j;
   }
   const int64_t now = c.app.Jobs().Now();
-  auto updated = c.app.Jobs().Update(*id, c.user, [&](Json& job) -> Result<void> {
+  auto updated = c.app.Jobs().Report(*id, c.user, [&](Json& job) -> Result<void> {
     if (Finished(job)) return Fail(ErrorCode::kInvalidArgument, "the job has ended already");
     job["Status"] = *status;
     job["EndTime"] = now;
@@ -171,6 +188,52 @@ Response UserJobFinish(Call& c) {
            {"job", *id},
            {"status", *status},
            {"classification", updated->value("Classification", 0)}});
+  return Ok();
+}
+
+// DeviceID, Plan: {ruleID: {Source, Destination, Times: [unix seconds]}}, the device's next due
+// times (at most 64 per rule, within 31 days); replaces the device's previous plan.
+Response UserSchedulePlan(Call& c) {
+  auto device = c.Need("DeviceID");
+  if (!device) return ErrorReply(device.error());
+  auto plan = c.JsonParam("Plan");
+  if (!plan) return ErrorReply(plan.error());
+  if (!plan->is_object()) return Response::Message(400, "Plan must be a JSON object");
+  if (plan->size() > kMaxPlanRules) {
+    return Response::Message(400, "Plan has more than " + std::to_string(kMaxPlanRules) + " rules");
+  }
+  std::vector<PlannedRule> rules;
+  for (const auto& [rule_id, r] : plan->items()) {
+    if (!r.is_object() || !r.contains("Source") || !r["Source"].is_string() ||
+        !r.contains("Destination") || !r["Destination"].is_string() || !r.contains("Times") ||
+        !r["Times"].is_array()) {
+      return Response::Message(
+          400, "each rule of the Plan needs Source and Destination strings and a Times array");
+    }
+    if (r["Times"].size() > kMaxPlanTimesPerRule) {
+      return Response::Message(
+          400, "a rule has more than " + std::to_string(kMaxPlanTimesPerRule) + " Times");
+    }
+    PlannedRule rule{
+        rule_id, r["Source"].get<std::string>(), r["Destination"].get<std::string>(), {}};
+    for (const Json& t : r["Times"]) {
+      if (!t.is_number_integer()) {
+        return Response::Message(400, "Times must be integers (unix seconds)");
+      }
+      rule.times.push_back(t.get<int64_t>());
+    }
+    rules.push_back(std::move(rule));
+  }
+  // Only a device of this account has a plan (a revoked device's plan is dropped later).
+  auto profile = c.app.Users().Get(c.user);
+  if (!profile) return ErrorReply(profile.error());
+  const Json& devices = profile->profile.value("Devices", Json::object());
+  if (!devices.is_object() || !devices.contains(*device)) {
+    return Response::Message(404, "No device '" + *device + "' in this account");
+  }
+  if (auto r = c.app.Jobs().SetSchedulePlan(c.user, *device, rules); !r) {
+    return ErrorReply(r.error());
+  }
   return Ok();
 }
 

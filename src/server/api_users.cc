@@ -335,6 +335,7 @@ Response DeleteUser(Call& c) {
   if (auto r = c.app.Jobs().DeleteForUser(*user); !r) return ErrorReply(r.error());
   if (auto r = c.app.Sessions().EndAll(*user, "user"); !r) return ErrorReply(r.error());
   LogLine(LogLevel::kInfo, "user_deleted", {{"user", *user}, {"admin", c.user}});
+  c.app.Live().DropDevices(*user);
   return Ok();
 }
 
@@ -385,6 +386,7 @@ Response RevokeDevice(Call& c) {
   });
   if (!updated) return ErrorReply(updated.error());
   LogLine(LogLevel::kInfo, "device_revoked", {{"user", *user}, {"device", *device}});
+  c.app.Live().DropDevices(*user, *device);
   return Ok();
 }
 

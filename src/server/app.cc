@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 
 #include "base/log.h"
 #include "storage/retrying_blob_store.h"
@@ -105,6 +107,17 @@ Result<std::unique_ptr<App>> App::Open(AppOptions options) {
       std::chrono::duration_cast<std::chrono::seconds>(options.clock->Now().time_since_epoch())
           .count();
   app->DailyMaintenance();
+  if (options.job_sweep_interval.count() > 0) {
+    app->sweeper_ = std::jthread([a = app.get(),
+                                  every = options.job_sweep_interval](std::stop_token stop) {
+      std::mutex mu;
+      std::condition_variable_any wake;  // only the stop request wakes it early
+      std::unique_lock lock(mu);
+      while (!wake.wait_for(lock, stop, every, [] { return false; }) && !stop.stop_requested()) {
+        a->SweepJobs();
+      }
+    });
+  }
   return app;
 }
 
@@ -142,6 +155,41 @@ void App::DailyMaintenance() {
   } else if (*removed > 0) {
     LogLine(LogLevel::kInfo, "temporaries_removed", {{"files", *removed}});
   }
+}
+
+void App::SweepJobs() {
+  const ServerConfig config = Config();
+  if (!config.AuthRoleEnabled()) return;
+  const int64_t now = jobs_->Now();
+  const int64_t abandon_after = config.AbandonJobsAfterSeconds();
+  if (now - start_time_ >= abandon_after) {
+    auto abandoned = jobs_->AbandonSilent(abandon_after);
+    if (!abandoned) {
+      LogLine(LogLevel::kWarning, "jobs_abandon_failed", {{"error", abandoned.error().Message()}});
+    } else {
+      for (const std::string& id : *abandoned) {
+        LogLine(LogLevel::kInfo, "job_abandoned", {{"job", id}, {"silent_seconds", abandon_after}});
+      }
+    }
+  }
+  MissedPolicy policy;
+  policy.generate = config.GenerateMissedBackupEvents();
+  policy.not_before = config.NoMissedBackupEventsBefore();
+  policy.grace_seconds = config.MissedBackupGraceSeconds();
+  policy.judge_from = start_time_;
+  policy.device_exists = [this](const std::string& user, const std::string& device) {
+    auto p = users_->Get(user);
+    if (!p) return p.error().Code() != ErrorCode::kNotFound;  // keep the plan on a read error
+    const Json& devices = p->profile.value("Devices", Json::object());
+    return devices.is_object() && devices.contains(device);
+  };
+  auto missed = jobs_->JudgeMissed(policy);
+  if (!missed) {
+    LogLine(LogLevel::kWarning, "jobs_missed_failed", {{"error", missed.error().Message()}});
+  } else {
+    for (const std::string& id : *missed) LogLine(LogLevel::kInfo, "job_missed", {{"job", id}});
+  }
+  DailyMaintenance();
 }
 
 std::string App::ClientAddress(const httpd::Request& req) const {

@@ -11,10 +11,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
@@ -23,6 +25,7 @@
 #include "server/buckets.h"
 #include "server/config.h"
 #include "server/jobs.h"
+#include "server/live.h"
 #include "server/login_guard.h"
 #include "server/sessions.h"
 #include "server/storage_role.h"
@@ -35,6 +38,8 @@ struct AppOptions {
   std::string config_path;  // default <data_dir>/halleyd.cfg
   std::string version;      // reported by admin/meta/version
   Clock* clock = &Clock::System();
+  // How often the background sweeper runs SweepJobs() (real time); 0: no sweeper thread.
+  std::chrono::milliseconds job_sweep_interval{5000};
 };
 
 class App {
@@ -62,6 +67,7 @@ class App {
   SessionStore& Sessions() { return *sessions_; }
   UserStore& Users() { return *users_; }
   JobStore& Jobs() { return *jobs_; }
+  LiveHub& Live() { return live_; }
   SecretCache& UserSecrets() { return user_secrets_; }
   LoginGuard& Guard() { return guard_; }
   SecretCache& AdminSecrets() { return admin_secrets_; }
@@ -71,13 +77,22 @@ class App {
   // keeps at it): deletes job history older than PruneLogsAfterDays, and the temporary files
   // of uploads that never finished (a crash) from the buckets.
   void DailyMaintenance();
+  // Server-generated job states (docs/server.md "Server-generated jobs"): abandons running jobs
+  // silent for AbandonJobsAfterSeconds (not before the server itself has run that long: devices
+  // cannot report to a stopped server), judges the devices' planned backup times that are due
+  // (missed: 7004), and runs DailyMaintenance. Called by the sweeper thread every
+  // job_sweep_interval; errors are logged. Thread-safe.
+  void SweepJobs();
   // The client's address: the TCP peer, or with TrustXForwardedFor the left-most
   // X-Forwarded-For entry.
   std::string ClientAddress(const httpd::Request& req) const;
 
  private:
   explicit App(AppOptions options, ServerConfig config)
-      : options_(std::move(options)), config_(std::move(config)), guard_(*options_.clock) {}
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        guard_(*options_.clock),
+        live_(*options_.clock) {}
 
   AppOptions options_;
   mutable std::mutex config_mu_;
@@ -90,9 +105,13 @@ class App {
   SecretCache user_secrets_;
   LoginGuard guard_;
   SecretCache admin_secrets_;
+  LiveHub live_;
   int64_t start_time_ = 0;
   std::atomic<int64_t> last_prune_{0};
   std::atomic<bool> draining_{false};
+  // Runs SweepJobs() until the App is destroyed. Declared last: it stops (promptly: its wait is
+  // interrupted) and is joined before the stores it uses go away.
+  std::jthread sweeper_;
 };
 
 // The JSON API: routes /api/v1/... to its endpoint (api.cc).

@@ -3,6 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <limits>
+
 #include "crypto/bcrypt.h"
 #include "fs/fs.h"
 
@@ -10,6 +13,12 @@ namespace halley::server {
 namespace {
 
 constexpr size_t kMaxConfigBytes = 16 << 20;
+
+constexpr int64_t kDefaultAbandonAfter = 600;
+constexpr int64_t kMinAbandonAfter = 10;
+constexpr int64_t kMaxAbandonAfter = 30 * 86400;
+constexpr int64_t kDefaultMissedGrace = 600;
+constexpr int64_t kMaxMissedGrace = 7 * 86400;
 
 enum class Kind { kBool, kInt, kString, kObject, kArray };
 
@@ -72,6 +81,20 @@ int64_t IntOr(const Json& j, const char* key, int64_t def) {
   return v.is_number_integer() ? v.get<int64_t>() : def;
 }
 
+// An integer key within [min, max] if present (its type is checked by Expect).
+Result<void> ExpectRange(const Json& parent, const char* key, int64_t min, int64_t max,
+                         const std::string& where) {
+  const Json& v = Child(parent, key);
+  if (!v.is_number_integer()) return {};
+  const int64_t n = v.get<int64_t>();
+  if (n < min || n > max) {
+    return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: " + where + "." + key +
+                                                 " must be between " + std::to_string(min) +
+                                                 " and " + std::to_string(max));
+  }
+  return {};
+}
+
 Result<void> ValidateDestination(const Json& d, const std::string& where, bool allow_span) {
   HALLEY_RETURN_IF_ERROR(Expect(d, "DestinationType", Kind::kInt, where));
   HALLEY_RETURN_IF_ERROR(Expect(d, "LocalcopyPath", Kind::kString, where));
@@ -125,6 +148,10 @@ Json ServerConfig::Default(const std::string& data_dir) {
        {{"RoleEnabled", true},
         {"DatabaseCheckLevel", 0},
         {"PruneLogsAfterDays", 90},
+        {"GenerateMissedBackupEvents", true},
+        {"NoMissedBackupEventsBefore", 0},
+        {"MissedBackupGraceSeconds", kDefaultMissedGrace},
+        {"AbandonJobsAfterSeconds", kDefaultAbandonAfter},
         // The default Storage Template: this server's own Storage Role ("" = self).
         {"RemoteStorage", Json::array({{{"Type", "comet"},
                                         {"Description", "This server's Storage Role"},
@@ -196,6 +223,19 @@ Result<void> ServerConfig::Validate() const {
   HALLEY_RETURN_IF_ERROR(Expect(auth, "DatabaseCheckLevel", Kind::kInt, "AuthenticationRole"));
   HALLEY_RETURN_IF_ERROR(Expect(auth, "PruneLogsAfterDays", Kind::kInt, "AuthenticationRole"));
   HALLEY_RETURN_IF_ERROR(Expect(auth, "RemoteStorage", Kind::kArray, "AuthenticationRole"));
+  HALLEY_RETURN_IF_ERROR(
+      Expect(auth, "GenerateMissedBackupEvents", Kind::kBool, "AuthenticationRole"));
+  for (const char* key :
+       {"NoMissedBackupEventsBefore", "MissedBackupGraceSeconds", "AbandonJobsAfterSeconds"}) {
+    HALLEY_RETURN_IF_ERROR(Expect(auth, key, Kind::kInt, "AuthenticationRole"));
+  }
+  HALLEY_RETURN_IF_ERROR(ExpectRange(auth, "NoMissedBackupEventsBefore", 0,
+                                     std::numeric_limits<int64_t>::max() / 2,
+                                     "AuthenticationRole"));
+  HALLEY_RETURN_IF_ERROR(
+      ExpectRange(auth, "MissedBackupGraceSeconds", 0, kMaxMissedGrace, "AuthenticationRole"));
+  HALLEY_RETURN_IF_ERROR(ExpectRange(auth, "AbandonJobsAfterSeconds", kMinAbandonAfter,
+                                     kMaxAbandonAfter, "AuthenticationRole"));
   const Json& storage = Child(doc_, "StorageRole");
   HALLEY_RETURN_IF_ERROR(Expect(storage, "Storage", Kind::kObject, "StorageRole"));
   HALLEY_RETURN_IF_ERROR(Expect(storage, "VerifyUploads", Kind::kBool, "StorageRole"));
@@ -315,6 +355,27 @@ int ServerConfig::DatabaseCheckLevel() const {
 int ServerConfig::PruneLogsAfterDays() const {
   const int64_t d = IntOr(Child(doc_, "AuthenticationRole"), "PruneLogsAfterDays", 90);
   return d > 0 ? static_cast<int>(std::min<int64_t>(d, 36500)) : 90;
+}
+
+int64_t ServerConfig::AbandonJobsAfterSeconds() const {
+  const int64_t s =
+      IntOr(Child(doc_, "AuthenticationRole"), "AbandonJobsAfterSeconds", kDefaultAbandonAfter);
+  return std::clamp(s, kMinAbandonAfter, kMaxAbandonAfter);
+}
+
+bool ServerConfig::GenerateMissedBackupEvents() const {
+  return BoolOr(Child(doc_, "AuthenticationRole"), "GenerateMissedBackupEvents", true);
+}
+
+int64_t ServerConfig::NoMissedBackupEventsBefore() const {
+  return std::max<int64_t>(
+      IntOr(Child(doc_, "AuthenticationRole"), "NoMissedBackupEventsBefore", 0), 0);
+}
+
+int64_t ServerConfig::MissedBackupGraceSeconds() const {
+  const int64_t s =
+      IntOr(Child(doc_, "AuthenticationRole"), "MissedBackupGraceSeconds", kDefaultMissedGrace);
+  return std::clamp<int64_t>(s, 0, kMaxMissedGrace);
 }
 
 bool ServerConfig::HasAdmins() const { return !Child(doc_, "AdminUsers").empty(); }

@@ -72,6 +72,15 @@ class ServerConfig {
   int64_t SessionSeconds() const;  // SessionSettings.ExpiredInSeconds, default 1800
   int DatabaseCheckLevel() const;
   int PruneLogsAfterDays() const;  // default 90
+  // Server-generated job states (docs/server.md "Server-generated jobs"), AuthenticationRole
+  // keys. A running job silent this long becomes abandoned (7007): default 600, at least 10.
+  int64_t AbandonJobsAfterSeconds() const;
+  // Missed backups (7004): on (default) or off, the earliest due time that counts (unix s,
+  // default 0), and how far from its due time a backup may start and still be on time
+  // (default 600, at least 0).
+  bool GenerateMissedBackupEvents() const;
+  int64_t NoMissedBackupEventsBefore() const;
+  int64_t MissedBackupGraceSeconds() const;
 
   // True if any admin account exists.
   bool HasAdmins() const;

@@ -59,6 +59,12 @@ TEST(ServerConfig, RejectsKnownKeysOfTheWrongTypeNamingThem) {
       {"/StorageRole/Storage/DestinationType", kDestinationS3, "S3Server is needed"},
       {"/StorageRole/Storage/LocalcopyPath", "", "LocalcopyPath is empty"},
       {"/AdminUsers", Json::array({{{"Username", 5}}}), "Username must be a string"},
+      {"/AuthenticationRole/GenerateMissedBackupEvents", 1,
+       "GenerateMissedBackupEvents must be a boolean"},
+      {"/AuthenticationRole/AbandonJobsAfterSeconds", 9,
+       "AuthenticationRole.AbandonJobsAfterSeconds must be between 10 and"},
+      {"/AuthenticationRole/MissedBackupGraceSeconds", -1, "must be between 0 and"},
+      {"/AuthenticationRole/NoMissedBackupEventsBefore", "0", "must be an integer"},
   };
   for (const Case& c : cases) {
     Json doc = ServerConfig::Default("/d");
@@ -124,6 +130,28 @@ TEST(ServerConfig, HashesPlaintextAdminPasswords) {
   EXPECT_EQ(hash.find("hunter2"), std::string::npos);
   EXPECT_TRUE(crypto::BcryptSha512Verify(AsBytes("hunter2"), hash));
   EXPECT_FALSE(*config->HashPlaintextPasswords());  // nothing left to hash
+}
+
+TEST(ServerConfig, ServerGeneratedJobKeys) {
+  Json doc = ServerConfig::Default("/d");
+  auto defaults = ServerConfig::FromJson(doc, "/d");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->AbandonJobsAfterSeconds(), 600);
+  EXPECT_TRUE(defaults->GenerateMissedBackupEvents());
+  EXPECT_EQ(defaults->NoMissedBackupEventsBefore(), 0);
+  EXPECT_EQ(defaults->MissedBackupGraceSeconds(), 600);
+  doc["AuthenticationRole"] = {{"AbandonJobsAfterSeconds", 10},
+                               {"GenerateMissedBackupEvents", false},
+                               {"NoMissedBackupEventsBefore", 1'700'000'000},
+                               {"MissedBackupGraceSeconds", 0}};
+  auto set = ServerConfig::FromJson(doc, "/d");
+  ASSERT_TRUE(set);
+  EXPECT_EQ(set->AbandonJobsAfterSeconds(), 10);
+  EXPECT_FALSE(set->GenerateMissedBackupEvents());
+  EXPECT_EQ(set->NoMissedBackupEventsBefore(), 1'700'000'000);
+  EXPECT_EQ(set->MissedBackupGraceSeconds(), 0);
+  doc["AuthenticationRole"] = Json::object();  // absent keys take their defaults
+  EXPECT_EQ(ServerConfig::FromJson(doc, "/d")->AbandonJobsAfterSeconds(), 600);
 }
 
 }  // namespace

@@ -158,12 +158,25 @@ class HalleydTestCase(harness.TestCase):
         self.rng, _ = harness.seeded_rng(self.id().split(".")[-1])
         self.data = os.fsdecode(self.wd.sub("data"))
         self.servers = []
+        self.procs = []  # other processes a test starts (daemons, clients): killed at the end
 
     def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
         for s in self.servers:
             if s.proc.poll() is None:
                 s.kill()
         super().tearDown()
+
+    def admin_api(self, endpoint, expect=200, server=None, **form):
+        """An admin call (self.admin's credentials) to `server` (default self.server), whose
+        status must be `expect` (None: any); returns the reply."""
+        status, reply = (server or self.server).api(endpoint, auth=self.admin, **form)
+        if expect is not None:
+            self.assertEqual(status, expect, reply)
+        return reply
 
     def start(self, **kw):
         s = Halleyd(self.data, **kw)

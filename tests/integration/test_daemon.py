@@ -9,6 +9,7 @@ SIGTERM stops the daemon, which interrupts its runs and exits 0.
   python3 tests/integration/test_daemon.py --backup-tool PATH --halleyd PATH
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -31,19 +32,6 @@ class Daemon(HalleydTestCase):
         self.device = Device(self.wd.path, "laptop")
         self.device.login(self.server)
         self.device.bt("vault", "request", "--name", "v", expect=0)
-        self.daemons = []
-
-    def tearDown(self):
-        for p in self.daemons:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-        super().tearDown()
-
-    def admin_api(self, endpoint, expect=200, **form):
-        status, reply = self.server.api(endpoint, auth=self.admin, **form)
-        self.assertEqual(status, expect, reply)
-        return reply
 
     def jobs(self):
         return self.admin_api("admin/get-jobs-for-user", TargetUser=USER)
@@ -58,7 +46,7 @@ class Daemon(HalleydTestCase):
         argv = [harness.OPTIONS.backup_tool, *global_args, "daemon", "--poll-seconds", "1"]
         p = subprocess.Popen(argv, env=self.device.env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
-        self.daemons.append(p)
+        self.procs.append(p)
         return p
 
     def stop_daemon(self, p):
@@ -133,6 +121,91 @@ class Daemon(HalleydTestCase):
         jobs = self.jobs()
         self.assertEqual([j["Status"] for j in jobs], [7005], jobs)
         self.device.bt("--vault", "v", "check", expect=0)
+
+    def set_retention(self, vault_name, keep_jobs):
+        profile = self.admin_api("admin/get-user-profile", TargetUser=USER)
+        vid = next(k for k, v in profile["Destinations"].items()
+                   if v["Description"] == vault_name)
+        profile["Destinations"][vid]["DefaultRetention"] = {
+            "Mode": 802, "Ranges": [{"Type": 900, "Jobs": keep_jobs}]}
+        self.admin_api("admin/set-user-profile", TargetUser=USER, ProfileData=json.dumps(profile))
+
+    def snapshot_count(self):
+        r = self.device.bt("--vault", "v", "--retry-lock", "60", "--json", "snapshots", expect=0)
+        return len(json.loads(r.stdout))
+
+    def test_boot_triggers_and_retention_after_backup(self):
+        self.item("docs", 100_000)
+        self.device.bt("--vault", "v", "backup", "--item", "docs", expect=0)
+        self.set_retention("v", 1)
+        self.device.bt("schedule", "add", "--name", "boot", "--item", "docs", "--vault", "v",
+                       "--once", "2099-01-01 03:00", "--on-boot", "--one-disk-thread",
+                       "--retention-after", "1", expect=0)
+        # Rules on another vault: one due 2 s from now while the daemon is not running
+        # (missed), one due later (not missed); only the first has the missed-run trigger.
+        self.device.bt("vault", "request", "--name", "w", expect=0)
+        self.item("other", 1000)
+        self.device.bt("schedule", "add", "--name", "missed", "--item", "other", "--vault", "w",
+                       "--once", str(int(time.time()) + 2), "--on-boot-if-missed", expect=0)
+        self.device.bt("schedule", "add", "--name", "quiet", "--item", "other", "--vault", "w",
+                       "--once", str(int(time.time()) + 3600), "--on-boot-if-missed", expect=0)
+        time.sleep(3)
+        p = self.start_daemon()
+        self.wait_jobs(lambda js: sum(j["Status"] == 5000 for j in js) >= 3,
+                       what="the boot run and the missed run")
+        # The boot run's retention pass (keep 1 job) leaves one snapshot in "v".
+        deadline = time.monotonic() + 60
+        while self.snapshot_count() != 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        count = self.snapshot_count()
+        err = self.stop_daemon(p)
+        self.assertEqual(count, 1, err)
+        self.assertIn("run when the device starts", err)
+        self.assertIn("the last run was missed", err)
+        self.assertNotIn("schedule \"quiet\": running at start", err)
+        self.assertIn("applying the vault's retention policy", err)
+        self.assertEqual(sum(j["Status"] == 5000 for j in self.jobs()), 3, self.jobs())
+
+    def test_a_failed_run_is_retried(self):
+        self.device.bt("item", "add", "--name", "gone", os.path.join(self.wd.path, b"missing"),
+                       expect=0)
+        self.device.bt("schedule", "add", "--name", "flaky", "--item", "gone", "--vault", "v",
+                       "--once", "2099-01-01 03:00", "--on-boot", "--retry", "1",
+                       "--retry-minutes", "1", expect=0)
+        p = self.start_daemon()
+        self.wait_jobs(lambda js: len(js) >= 2 and all(j["Status"] == 7002 for j in js),
+                       timeout=150, what="the failed run and its retry")
+        time.sleep(3)
+        err = self.stop_daemon(p)
+        self.assertIn("retry 1 of 1 in 1 minute(s)", err)
+        self.assertEqual(len(self.jobs()), 2, self.jobs())
+
+    def use_fast_job_checks(self):
+        cfg = self.admin_api("admin/meta/server-config/get")
+        cfg["AuthenticationRole"].update(AbandonJobsAfterSeconds=10, MissedBackupGraceSeconds=0)
+        self.admin_api("admin/meta/server-config/set", Config=json.dumps(cfg))
+
+    def test_killed_daemon_gives_7007_and_missed_run_7004(self):
+        self.use_fast_job_checks()
+        self.item("slow", 4 << 20)
+        self.device.bt("schedule", "add", "--name", "slow", "--item", "slow", "--vault", "v",
+                       "--periodic", "2", expect=0)
+        p = self.start_daemon("--limit-upload", "128")
+        self.wait_jobs(lambda js: any(j["Status"] == 6001 for j in js), what="a running job")
+        # Due in 20 s: reported in the daemon's plan, then the device goes off.
+        self.device.bt("schedule", "add", "--name", "later", "--item", "slow", "--vault", "v",
+                       "--once", str(int(time.time()) + 20), expect=0)
+        time.sleep(3)  # the daemon reads the rule and reports its plan
+        p.kill()  # kill -9: its run dies with it and reports nothing more
+        p.communicate()
+        jobs = self.wait_jobs(lambda js: any(j["Status"] == 7007 for j in js), timeout=60,
+                              what="the killed run marked abandoned (7007)")
+        self.assertFalse(any(j["Status"] == 6001 for j in jobs), jobs)
+        jobs = self.wait_jobs(lambda js: any(j["Status"] == 7004 for j in js), timeout=60,
+                              what="the missed run (7004)")
+        missed = next(j for j in jobs if j["Status"] == 7004)
+        self.assertEqual(missed["Classification"], 4001)
+        self.device.bt("--vault", "v", "unlock", expect=0)
 
 
 if __name__ == "__main__":

@@ -79,11 +79,6 @@ class Managed(HalleydTestCase):
         self.admin = setup_admin(self.server)
         self.admin_api("admin/add-user", TargetUser=USER, TargetPassword=USER_PASSWORD)
 
-    def admin_api(self, endpoint, expect=200, **form):
-        status, reply = self.server.api(endpoint, auth=self.admin, **form)
-        self.assertEqual(status, expect, reply)
-        return reply
-
     def profile(self):
         return self.admin_api("admin/get-user-profile", TargetUser=USER)
 

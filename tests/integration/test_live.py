@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""The live connection between `backup-tool daemon` and halleyd (docs/live.md), all real
+processes on loopback:
+
+  - the daemon's connection shows in admin/dispatcher/list-active with the device's fields;
+    admin/dispatcher/run-backup starts the schedule, whose job ends 5000 with counts;
+    refetch-profile, request-vault-snapshots and unlock are answered; an unknown target is 404;
+  - drop-connection: the device reconnects by itself; revoke-device drops it for good;
+  - update-login-url to a wrong URL leaves the device where it is; to a second halleyd that
+    knows the account moves it there (login file, live connection, later API calls);
+  - the connection goes through an HTTP CONNECT proxy (tinyproxy's log shows the tunnel) and
+    comes back after halleyd restarts on the same port;
+  - the registration lobby: `login join-lobby` waits, admin/installation/list-active shows it,
+    admin/installation/dispatch/register-device logs it in;
+  - a WebSocket upgrade without valid credentials is refused with 401, and with an
+    unregistered device ID with 403.
+
+  python3 tests/integration/test_live.py --backup-tool PATH --halleyd PATH
+"""
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from server import HalleydTestCase, setup_admin  # noqa: E402
+from test_managed import USER, USER_PASSWORD, Device  # noqa: E402
+from test_proxies import Tinyproxy  # noqa: E402
+
+
+class Live(HalleydTestCase):
+    def setUp(self):
+        super().setUp()
+        self.server = self.start()
+        self.admin = setup_admin(self.server)
+        self.admin_api("admin/add-user", TargetUser=USER, TargetPassword=USER_PASSWORD)
+        self.device = Device(self.wd.path, "laptop")
+        self.device.login(self.server)
+
+    def start_daemon(self, env=None):
+        argv = [harness.OPTIONS.backup_tool, "daemon", "--poll-seconds", "1"]
+        err = open(os.path.join(os.fsdecode(self.wd.path), f"daemon{len(self.procs)}.err"),
+                   "w+b")
+        p = subprocess.Popen(argv, env=env or self.device.env, stdout=subprocess.DEVNULL,
+                             stderr=err)
+        p.err = err
+        self.procs.append(p)
+        return p
+
+    def daemon_log(self, p):
+        p.err.seek(0)
+        return p.err.read().decode(errors="replace")
+
+    def wait(self, predicate, what, timeout=60):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.3)
+        self.fail(f"timed out waiting for {what} (last: {last!r})")
+
+    def connection(self, server, not_id=None):
+        """The device's live connection ID on `server` (waits for one other than not_id)."""
+        def find():
+            active = self.admin_api("admin/dispatcher/list-active", server=server)
+            for cid, c in active.items():
+                if c["Username"] == USER and cid != not_id:
+                    return cid
+            return None
+        return self.wait(find, "the device's live connection")
+
+    def dispatch(self, server, action, target, expect=200, **form):
+        return self.admin_api("admin/dispatcher/" + action, server=server, expect=expect,
+                              TargetID=target, **form)
+
+    def backup_setup(self):
+        src = self.wd.mkdir("docs")
+        harness.write_file(os.path.join(src, b"a"), harness.pseudo_random_bytes(self.rng, 50_000))
+        self.device.bt("vault", "request", "--name", "v", expect=0)
+        self.device.bt("item", "add", "--name", "docs", src, expect=0)
+        # A schedule that would not fire during the test on its own.
+        self.device.bt("schedule", "add", "--name", "nightly", "--item", "docs", "--vault", "v",
+                       "--once", "2099-01-01 03:00", expect=0)
+        profile = self.admin_api("admin/get-user-profile", TargetUser=USER)
+        return next(iter(profile["BackupRules"])), src
+
+    # ------------------------------------------------------------------------------------
+    def test_list_active_and_dispatched_backup(self):
+        rule, _ = self.backup_setup()
+        p = self.start_daemon()
+        cid = self.connection(self.server)
+        c = self.admin_api("admin/dispatcher/list-active", UserNameFilter=USER)[cid]
+        self.assertEqual(c["DeviceID"], self.device.device_id())
+        self.assertTrue(c["ReportedPlatform"].startswith("linux/"), c)
+        self.assertTrue(c["ReportedVersion"], c)
+        self.assertTrue(c["DeviceTimeZone"], c)
+        self.assertEqual(c["IPAddress"], "127.0.0.1")
+        self.assertFalse(c["AllowsFilenames"])
+        self.assertGreater(c["ConnectionTime"], 0)
+        self.assertEqual(self.admin_api("admin/dispatcher/list-active",
+                                  UserNameFilter="nobody"), {})
+
+        self.dispatch(self.server, "run-backup", cid, BackupRule=rule)
+        jobs = self.wait(lambda: [j for j in self.admin_api("admin/get-jobs-for-user",
+                                                      TargetUser=USER) if j["Status"] == 5000],
+                         "the dispatched backup's job")
+        self.assertEqual(jobs[0]["Classification"], 4001)
+        self.assertEqual(jobs[0]["TotalFiles"], 1)
+
+        self.dispatch(self.server, "run-backup", cid, expect=404, BackupRule="no-such-rule")
+        self.dispatch(self.server, "refetch-profile", cid)
+        vault = next(iter(self.admin_api("admin/get-user-profile",
+                                   TargetUser=USER)["Destinations"]))
+        snaps = self.dispatch(self.server, "request-vault-snapshots", cid, Destination=vault)
+        self.assertEqual(len(snaps["Snapshots"]), 1, snaps)
+        self.assertEqual(len(snaps["Snapshots"][0]["Snapshot"]), 64)
+        self.dispatch(self.server, "request-filesystem-objects", cid, expect=403, Path="/")
+        self.dispatch(self.server, "no-such-action", cid, expect=404)
+        self.dispatch(self.server, "refetch-profile", "no-such-connection", expect=404)
+        self.assertIn("live connection to", self.daemon_log(p))
+
+    def test_drop_reconnects_and_revoke_drops_for_good(self):
+        self.start_daemon()
+        cid = self.connection(self.server)
+        self.dispatch(self.server, "drop-connection", cid)
+        self.connection(self.server, not_id=cid)
+        self.admin_api("admin/revoke-device", TargetUser=USER,
+                 TargetDevice=self.device.device_id())
+        self.wait(lambda: self.admin_api("admin/dispatcher/list-active") == {},
+                  "the revoked device's connection to close")
+        time.sleep(3)  # it tries again, and is refused
+        self.assertEqual(self.admin_api("admin/dispatcher/list-active"), {})
+
+    def test_update_login_url(self):
+        other_data = os.fsdecode(self.wd.sub("data2"))
+        os.makedirs(other_data, exist_ok=True)
+        from server import Halleyd
+        other = Halleyd(other_data)
+        self.servers.append(other)
+        other_admin = setup_admin(other)
+        status, reply = other.api("admin/add-user", auth=other_admin, TargetUser=USER,
+                                  TargetPassword=USER_PASSWORD)
+        self.assertEqual(status, 200, reply)
+
+        p = self.start_daemon()
+        cid = self.connection(self.server)
+        # A URL where nothing answers: the device stays.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        reply = self.dispatch(self.server, "update-login-url", cid, expect=502,
+                              NewURL=f"http://127.0.0.1:{dead}/")
+        self.assertIn("stays at", reply["Message"])
+        self.assertIn(self.server.address, self.device.login_file()["Server"])
+        time.sleep(1)
+        self.assertIn(cid, self.admin_api("admin/dispatcher/list-active"))
+
+        self.dispatch(self.server, "update-login-url", cid, NewURL=f"http://{other.address}/")
+        self.assertIn(other.address, self.device.login_file()["Server"])
+        def moved():
+            st, active = other.api("admin/dispatcher/list-active", auth=other_admin)
+            return st == 200 and any(c["Username"] == USER for c in active.values())
+        self.wait(moved, "the device's connection to the new server")
+        self.wait(lambda: self.admin_api("admin/dispatcher/list-active") == {},
+                  "the old connection to close")
+        self.assertIn("moved to", self.daemon_log(p))
+
+    def test_through_a_connect_proxy_and_across_a_restart(self):
+        proxy = Tinyproxy(os.fsdecode(self.wd.sub("proxy")))
+        self.addCleanup(proxy.close)
+        env = dict(self.device.env)
+        env["http_proxy"] = proxy.url()
+        env.pop("NO_PROXY", None)
+        env.pop("no_proxy", None)
+        self.start_daemon(env)
+        cid = self.connection(self.server)
+        self.assertTrue(any(m == "CONNECT" and t == self.server.address
+                            for m, t in proxy.requests()), proxy.requests())
+        # halleyd restarts on the same port: the daemon comes back by itself.
+        address = self.server.address
+        self.server.stop()
+        self.server = self.start(listen=address)
+        self.connection(self.server, not_id=cid)
+
+    def test_registration_lobby(self):
+        fresh = Device(self.wd.path, "newbox")
+        p = subprocess.Popen([harness.OPTIONS.backup_tool, "login", "join-lobby",
+                              f"http://{self.server.address}"], env=fresh.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.procs.append(p)
+        def waiting():
+            lobby = self.admin_api("admin/installation/list-active")
+            return next((c for c in lobby.values() if c["DeviceID"] == fresh.device_id()), None)
+        entry = self.wait(waiting, "the device in the lobby")
+        self.assertTrue(entry["FriendlyName"])
+        self.admin_api("admin/installation/dispatch/register-device", expect=404,
+                 DeviceID="not-waiting", TargetUser=USER, TargetPassword=USER_PASSWORD)
+        self.admin_api("admin/installation/dispatch/register-device",
+                 DeviceID=entry["DeviceID"], TargetUser=USER, TargetPassword=USER_PASSWORD)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+        self.assertEqual(fresh.status(), "Logged in, unlocked (2)")
+        login = fresh.login_file()
+        self.assertNotIn(USER_PASSWORD, json.dumps(login))
+        devices = self.admin_api("admin/get-user-profile", TargetUser=USER)["Devices"]
+        self.assertIn(fresh.device_id(), devices)
+
+    def test_upgrade_refused_without_credentials(self):
+        def upgrade(headers):
+            host, port = self.server.address.rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=10) as s:
+                lines = ["GET /api/v1/device/live HTTP/1.1", f"Host: {self.server.address}",
+                         "Upgrade: websocket", "Connection: Upgrade",
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                         "Sec-WebSocket-Version: 13", *headers, "", ""]
+                s.sendall("\r\n".join(lines).encode())
+                return s.recv(4096).decode(errors="replace").split("\r\n")[0]
+        self.assertIn(" 400 ", upgrade([]))  # no device ID
+        device = "X-Halley-Device-ID: " + self.device.device_id()
+        self.assertIn(" 401 ", upgrade([device]))
+        bad = base64.b64encode(f"{USER}:wrong".encode()).decode()
+        self.assertIn(" 401 ", upgrade([device, "Authorization: Basic " + bad]))
+        secret = "zkr1:" + self.device.login_file()["LoginKey"]
+        good = base64.b64encode(f"{USER}:{secret}".encode()).decode()
+        self.assertIn(" 403 ", upgrade(["X-Halley-Device-ID: unregistered",
+                                        "Authorization: Basic " + good]))
+        self.assertIn(" 101 ", upgrade([device, "Authorization: Basic " + good]))
+
+
+if __name__ == "__main__":
+    harness.main()
