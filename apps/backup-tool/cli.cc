@@ -602,6 +602,37 @@ std::string FormatDuration(double seconds) {
   return buf;
 }
 
+void AddSpecHelp(CLI::App& parent, const std::string& usage,
+                 std::vector<std::pair<std::string, std::string>> rows) {
+  auto print = [&parent, usage, rows] {
+    std::vector<std::pair<std::string, std::string>> other;
+    for (CLI::App* sub : parent.get_subcommands([](CLI::App*) { return true; })) {
+      const std::string name = sub->get_name();
+      const bool listed = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
+        return r.first == name || r.first.rfind(name + " ", 0) == 0;
+      });
+      if (!listed) other.emplace_back(name, sub->get_description());
+    }
+    size_t width = 0;
+    for (const auto& r : rows) width = std::max(width, r.first.size());
+    for (const auto& r : other) width = std::max(width, r.first.size());
+    auto table = [width](const std::vector<std::pair<std::string, std::string>>& t) {
+      std::string out;
+      for (const auto& [name, text] : t) {
+        out += "  " + name + std::string(width + 2 - name.size(), ' ') + text + "\n";
+      }
+      return out;
+    };
+    std::cout << "Usage: " << usage << "\n\nCommands:\n"
+              << table(rows) << (other.empty() ? "" : "\nOther commands:\n" + table(other));
+  };
+  parent.require_subcommand(0, 1);
+  parent.add_subcommand("help", "Display this message")->callback(print);
+  parent.callback([&parent, print] {
+    if (parent.get_subcommands().empty()) print();
+  });
+}
+
 std::string ProgramVersion() { return std::string("backup-tool ") + HALLEY_VERSION; }
 
 }  // namespace halley::cli

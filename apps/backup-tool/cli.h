@@ -157,6 +157,13 @@ Result<std::string> AskNewPassword(const std::string& what);
 // `for_latest`, the ones "latest" may resolve to).
 void AddSnapshotFilterFlags(CLI::App* cmd, engine::SnapshotFilter& filter, bool for_latest);
 
+// The spec's command-line help ("Usage: backup-tool COMMAND" and a list of commands): `rows`
+// (command, description) first, as the spec lists them, then `parent`'s other subcommands.
+// Adds a `help` subcommand to `parent` that prints it, and prints it when `parent` is run
+// without a subcommand.
+void AddSpecHelp(CLI::App& parent, const std::string& usage,
+                 std::vector<std::pair<std::string, std::string>> rows);
+
 // "1.234 MiB", as restic prints sizes.
 std::string FormatBytes(uint64_t n);
 // "1:02:03" or "0:05".

@@ -51,6 +51,7 @@
 #include "client/schedule.h"
 #include "client/schedule_plan.h"
 #include "commands.h"
+#include "crypto/random.h"
 
 extern char** environ;
 
@@ -88,7 +89,8 @@ std::string SelfPath() {
 // Starts `args` (argv[0] included) as a child that dies with this process, with default signal
 // handling, stdin and stdout on /dev/null unless `stdout_fd` is given, stderr shared. 0 and a
 // message on failure.
-pid_t Spawn(std::vector<std::string> args, int stdout_fd, std::string* error) {
+pid_t Spawn(std::vector<std::string> args, int stdout_fd, std::string* error,
+            const std::string& cancellation_id = "") {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -111,9 +113,14 @@ pid_t Spawn(std::vector<std::string> args, int stdout_fd, std::string* error) {
     posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   }
   // The child asks the kernel to kill it if this process dies (main.cc).
-  std::vector<std::string> env_strings = {"BACKUP_TOOL_DAEMON_PID=" + std::to_string(::getpid())};
+  // Its job carries `cancellation_id`, by which admin/job/cancel finds it.
+  std::vector<std::string> env_strings = {"BACKUP_TOOL_DAEMON_PID=" + std::to_string(::getpid()),
+                                          "BACKUP_TOOL_CANCELLATION_ID=" + cancellation_id};
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "BACKUP_TOOL_DAEMON_PID=", 23) != 0) env_strings.emplace_back(*e);
+    if (std::strncmp(*e, "BACKUP_TOOL_DAEMON_PID=", 23) != 0 &&
+        std::strncmp(*e, "BACKUP_TOOL_CANCELLATION_ID=", 28) != 0) {
+      env_strings.emplace_back(*e);
+    }
   }
   std::vector<char*> envp;
   for (std::string& e : env_strings) envp.push_back(e.data());
@@ -355,6 +362,28 @@ class Daemon {
         return Json{{"Status", 200}, {"Message", "OK"}, {"Snapshots", list}};
       });
     }
+    if (action == "request-stored-objects") {
+      // A snapshot's root tree, or the subtree an earlier answer named (browsing down).
+      std::string tree = Param(params, "TreeID");
+      if (tree.empty()) tree = Param(params, "SnapshotID");
+      if (tree.empty() || vault.empty()) {
+        return Answer(400, "missing parameter SnapshotID or Destination");
+      }
+      return Captured({"--vault", vault, "cat", "tree", tree}, reply, [](const Json& t) {
+        Json list = Json::array();
+        const Json nodes = t.is_object() ? t.value("nodes", Json::array()) : Json::array();
+        for (const Json& n : nodes) {
+          if (!n.is_object()) continue;
+          Json o = {{"name", n.value("name", "")},
+                    {"type", n.value("type", "")},
+                    {"mtime", n.value("mtime", "")},
+                    {"size", n.value("size", 0)}};
+          if (n.contains("subtree")) o["subtree"] = n["subtree"];
+          list.push_back(std::move(o));
+        }
+        return Json{{"Status", 200}, {"Message", "OK"}, {"StoredObjects", list}};
+      });
+    }
     if (action == "delete-snapshot" || action == "delete-snapshots") {
       std::vector<std::string> args = {"--vault", vault, "forget"};
       if (!Param(params, "SnapshotID").empty()) args.push_back(Param(params, "SnapshotID"));
@@ -366,6 +395,15 @@ class Daemon {
     if (action == "request-filesystem-objects") {
       if (!flags_.allow_admin_filenames) return Answer(403, "This device does not share filenames");
       return ListDirectory(Param(params, "Path"));
+    }
+    if (action == "cancel-job") {
+      auto it = cancellable_.find(Param(params, "CancellationID"));
+      if (it == cancellable_.end()) return Answer(404, "No run of this device has that job");
+      ::kill(it->second, SIGINT);  // it stops, unlocks its vault and reports 7005
+      for (auto& [id, r] : rules_) {
+        if (r.pid == it->second) r.stop_sent = true;  // cancelled: not a failure to retry
+      }
+      return Answer(200, "OK");
     }
     if (action == "kill-process") {
       exit_requested_ = true;
@@ -390,8 +428,10 @@ class Daemon {
   // Starts a child run that reports itself as a job.
   Json Child(std::vector<std::string> args) {
     std::string error;
-    const pid_t pid = Spawn(ChildArgs(args), -1, &error);
+    const std::string cancel = crypto::NewUuid();
+    const pid_t pid = Spawn(ChildArgs(args), -1, &error, cancel);
     if (pid == 0) return Answer(500, "could not start: " + error);
+    cancellable_[cancel] = pid;
     Log("started `" + Joined(args) + "` (pid " + std::to_string(pid) + ")");
     orphans_.push_back(pid);
     return Answer(200, "OK");
@@ -425,7 +465,11 @@ class Daemon {
         return;
       }
       auto j = ParseJson(out, JsonLimits{64u << 20, 64});
-      reply(shape(j ? *j : Json()));
+      try {
+        reply(shape(j ? *j : Json()));
+      } catch (const std::exception& e) {  // output of an unexpected shape
+        reply(Answer(500, std::string("unexpected output: ") + e.what()));
+      }
     });
     return nullptr;
   }
@@ -440,14 +484,14 @@ class Daemon {
     return policy.is_object() ? policy : Json();
   }
 
-  // The product's retention pass: the vault's DefaultRetention, applied with forget --prune.
+  // The product's retention pass (`retention`) with the vault's DefaultRetention.
   Json Retention(const std::string& vault) {
     const Json policy = RetentionPolicy(vault);
     if (!policy.is_object()) return Answer(404, "The vault has no retention policy");
     const std::string file = TempDir() + "/halley-retention-" + std::to_string(::getpid()) + "-" +
                              std::to_string(++temp_counter_) + ".json";
     std::ofstream(file) << policy.dump();
-    Json answer = Child({"--vault", vault, "forget", "--policy", file, "--prune"});
+    Json answer = Child({"--vault", vault, "retention", "--policy", file});
     if (answer.value("Status", 0) == 200) {
       temp_files_[orphans_.back()] = file;
     } else {
@@ -761,11 +805,13 @@ class Daemon {
 
   void Start(RuleState& r) {
     std::string error;
-    const pid_t pid = Spawn(ChildArgs(BackupArgs(r.rule), r.rule.limit_bps), -1, &error);
+    const std::string cancel = crypto::NewUuid();
+    const pid_t pid = Spawn(ChildArgs(BackupArgs(r.rule), r.rule.limit_bps), -1, &error, cancel);
     if (pid == 0) {
       Log("cannot start the run of schedule \"" + r.rule.name + "\": " + error);
       return;
     }
+    cancellable_[cancel] = pid;
     r.pid = pid;
     r.started = Clock::now();
     r.stop_sent = false;
@@ -804,6 +850,7 @@ class Daemon {
     auto ended = [&](pid_t pid, const std::string& what) {
       int status = 0;
       if (::waitpid(pid, &status, WNOHANG) != pid) return -1;
+      std::erase_if(cancellable_, [pid](const auto& c) { return c.second == pid; });
       const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       Log(what + " ended with exit code " + std::to_string(code));
       return code;
@@ -843,7 +890,9 @@ class Daemon {
   bool exit_requested_ = false;
   bool booted_ = false;
   int temp_counter_ = 0;
-  std::map<pid_t, std::string> temp_files_;  // a run's policy file, removed when it ends
+  std::map<pid_t, std::string> temp_files_;
+  std::map<std::string, pid_t> cancellable_;  // running children by their job's CancellationID  //
+                                              // a run's policy file, removed when it ends
   std::map<std::string, Clock::time_point> last_retention_;  // by vault
 
   Json reported_plan_;

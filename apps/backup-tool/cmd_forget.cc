@@ -4,6 +4,14 @@
 // --keep-* rules, or the product's RetentionPolicy JSON with --policy), group by group; then,
 // with --prune, removes the data no snapshot needs any more. docs/retention.md describes the
 // rules and this command.
+//
+// With --vault, a run that may change the vault is a job of the account (reference/comet.md
+// §2.5): forget by snapshot IDs is 4005 (DELETE_CUSTOM, the product's deletion of chosen
+// snapshots; the dispatcher's delete-snapshot runs it), forget by a policy and the `retention`
+// command are 4003 (RETENTION), their prune included. The numbers of snapshots removed and kept
+// fit no BackupJobDetail count: they go into the job log, and the job has no totals. A dry run
+// changes nothing and reports no job; neither does a command line refused before the vault
+// is opened.
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -15,6 +23,7 @@
 #include "engine/packindexes.h"
 #include "engine/references.h"
 #include "engine/snapshots.h"
+#include "managed_job.h"
 #include "prune_command.h"
 #include "snapshot/retention.h"
 #include "snapshot_json.h"
@@ -281,6 +290,9 @@ int RetentionPass(Cli& cli, OpenVault& v, ForgetFlags& f) {
   return RunPruneOn(cli, v, f.prune_flags, /*packindex_fast_path=*/!f.repack);
 }
 
+int ForgetIn(Cli& cli, ForgetFlags& f, const Policy& policy, const snapshot::GroupBy& group_by,
+             ManagedJob& job);
+
 int RunForget(Cli& cli, ForgetFlags& f) {
   auto invalid = [&](const std::string& msg) {
     return cli.Fatal(Error(ErrorCode::kInvalidArgument, msg));
@@ -322,6 +334,18 @@ int RunForget(Cli& cli, ForgetFlags& f) {
     }
   }
 
+  auto run = [&](ManagedJob& job) { return ForgetIn(cli, f, policy, *group_by, job); };
+  if (f.dry_run) {
+    ManagedJob none;  // reports nothing
+    return run(none);
+  }
+  return RunAsJob(cli, by_ids ? client::kJobDeleteCustom : client::kJobRetention, "", run);
+}
+
+// The part of forget that runs on the opened vault, once the command line is accepted.
+int ForgetIn(Cli& cli, ForgetFlags& f, const Policy& policy, const snapshot::GroupBy& group_by,
+             ManagedJob& job) {
+  const bool by_ids = !f.ids.empty();
   int code = kExitOk;
   auto v = cli.Open(LockMode::kExclusive, /*load_index=*/f.prune || f.retention, code);
   if (!v) return code;
@@ -335,6 +359,7 @@ int RunForget(Cli& cli, ForgetFlags& f) {
       if (seen.insert(e->id).second) remove.push_back(e->id);
     }
     if (int rc = Remove(cli, *v, f, remove); rc != kExitOk) return rc;
+    job.Log("I", "removed " + std::to_string(remove.size()) + " snapshots");
   } else if (!policy.Empty() || f.unsafe_allow_remove_all) {
     std::vector<Error> errors;
     auto all = engine::ListSnapshots(*v->repo, &errors);
@@ -343,7 +368,7 @@ int RunForget(Cli& cli, ForgetFlags& f) {
     std::map<snapshot::GroupKey, Group> groups;
     for (auto& e : *all) {
       if (!engine::Matches(e.snapshot, f.filter)) continue;
-      snapshot::GroupKey key = snapshot::GroupKeyOf(e.snapshot, *group_by);
+      snapshot::GroupKey key = snapshot::GroupKeyOf(e.snapshot, group_by);
       Group& g = groups[key];
       g.key = std::move(key);
       g.snapshots.push_back(std::move(e));
@@ -382,12 +407,14 @@ int RunForget(Cli& cli, ForgetFlags& f) {
 
     cli.Print("Applying Policy: " + policy.String() + "\n");
     OrderedJson json_groups = OrderedJson::array();
+    size_t kept_total = 0;
     for (const auto& [key, g] : groups) {
       std::vector<std::pair<const engine::SnapshotEntry*, const RetentionDecision*>> kept, gone;
       for (size_t i = 0; i < g.snapshots.size(); ++i) {
         (g.decisions[i].keep ? kept : gone).emplace_back(&g.snapshots[i], &g.decisions[i]);
         if (!g.decisions[i].keep) remove.push_back(g.snapshots[i].id);
       }
+      kept_total += kept.size();
       std::string header = GroupHeader(key);
       if (!header.empty()) cli.Verbose(1, header);
       if (!kept.empty()) {
@@ -401,6 +428,9 @@ int RunForget(Cli& cli, ForgetFlags& f) {
       json_groups.push_back(GroupJson(g));
     }
     if (int rc = Remove(cli, *v, f, remove); rc != kExitOk) return rc;
+    job.Log("I", "removed " + std::to_string(remove.size()) + " snapshots, kept " +
+                     std::to_string(kept_total) +
+                     (policy.Empty() ? "" : " (policy " + policy.String() + ")"));
     if (cli.global.json && !json_groups.empty()) cli.PrintJson(json_groups);
   }
 

@@ -279,7 +279,6 @@ int RunLoginDisconnect(Cli& cli) {
 
 void AddLogin(CLI::App& app, Cli& cli) {
   auto* login = app.add_subcommand("login", "control the login to a Halley server");
-  login->require_subcommand(1);
   auto f = std::make_shared<LoginFlags>();
   auto* prompt = login->add_subcommand(
       "prompt", "log in (the password is asked for, or taken from BACKUP_TOOL_PASSWORD*)");
@@ -311,11 +310,16 @@ void AddLogin(CLI::App& app, Cli& cli) {
   login->add_subcommand("disconnect", "log out: delete the stored credentials")->callback([&cli] {
     cli.exit_code = RunLoginDisconnect(cli);
   });
+  AddSpecHelp(*login, "backup-tool login COMMAND",
+              {{"status", "Display the login status of the background service"},
+               {"prompt", "Interactively prompt for service login credentials"},
+               {"disconnect", "Log out of the application"},
+               {"join-lobby [server-url]", "Connect to the server for remote registration"},
+               {"help", "Display this message"}});
 }
 
 void AddInfo(CLI::App& app, Cli& cli) {
   auto* info = app.add_subcommand("info", "display information about this client");
-  info->require_subcommand(1);
   info->add_subcommand("device-id", "display the device ID")->callback([&cli] {
     auto id = DeviceIdHere();
     if (!id) {
@@ -325,6 +329,8 @@ void AddInfo(CLI::App& app, Cli& cli) {
     std::cout << *id << "\n";
     cli.exit_code = kExitOk;
   });
+  AddSpecHelp(*info, "backup-tool info COMMAND",
+              {{"device-id", "Display the device id"}, {"help", "Display this message"}});
 }
 
 }  // namespace halley::cli

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "commands.h"
 #include "engine/pruner.h"
+#include "managed_job.h"
 #include "prune_command.h"
 
 namespace halley::cli {
@@ -119,14 +120,23 @@ void AddPrune(CLI::App& app, Cli& cli) {
   AddPruneFlags(cmd, *f);
   cmd->add_flag("-n,--dry-run", f->dry_run, "only show what would be done");
   cmd->callback([&cli, f] {
-    int code = kExitOk;
-    auto v = cli.Open(LockMode::kExclusive, true, code);
-    if (!v) {
-      cli.exit_code = code;
-      return;
+    auto run = [&](ManagedJob&) {
+      int code = kExitOk;
+      auto v = cli.Open(LockMode::kExclusive, true, code);
+      if (!v) return code;
+      // With no limit on unused space only whole packs go, which the packindex finds cheaply.
+      return RunPruneOn(cli, *v, *f, f->max_unused == "unlimited");
+    };
+    // With --vault, prune is a job of the account: the product has no classification of its
+    // own for it (reference/comet.md §2.5), and its retention pass (4003) ends with one. What
+    // prune removes fits no BackupJobDetail count, so the job has no totals. A dry run changes
+    // nothing and reports no job.
+    if (f->dry_run) {
+      ManagedJob none;  // reports nothing
+      cli.exit_code = run(none);
+    } else {
+      cli.exit_code = RunAsJob(cli, client::kJobRetention, "", run);
     }
-    // With no limit on unused space only whole packs go, which the packindex finds cheaply.
-    cli.exit_code = RunPruneOn(cli, *v, *f, f->max_unused == "unlimited");
   });
 }
 

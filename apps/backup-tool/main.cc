@@ -28,7 +28,6 @@ int main(int argc, char** argv) {
   Cli cli;
   CLI::App app{"backup-tool: encrypted, deduplicating backups into Halley vaults"};
   app.name("backup-tool");
-  app.require_subcommand(1);
   app.fallthrough();
   app.set_version_flag("--version", ProgramVersion());
   app.add_option("-r,--repo", cli.global.repo, "vault location (env BACKUP_TOOL_REPOSITORY)");
@@ -107,6 +106,11 @@ int main(int argc, char** argv) {
   AddItem(app, cli);
   AddSchedule(app, cli);
   AddDaemon(app, cli);
+  AddSpecHelp(app, "backup-tool COMMAND",
+              {{"version", "Display the application version"},
+               {"info", "Display information about the client"},
+               {"login", "Control the service login status"},
+               {"help", "Display this message"}});
   // CLI11 lets a repeatable option swallow every following word ("backup --tag t /path" would
   // take /path as a second tag). Like restic, each occurrence takes exactly one value.
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "managed_job.h"
 
+#include <cstdlib>
 #include <iostream>
 #include <tuple>
 
@@ -30,6 +31,16 @@ std::string JobNoun(int classification) {
       return "Backup job";
     case client::kJobRestore:
       return "Restore job";
+    case client::kJobRetention:
+      return "Retention pass";
+    case client::kJobUnlock:
+      return "Unlock job";
+    case client::kJobDeleteCustom:
+      return "Snapshot deletion";
+    case client::kJobReindex:
+      return "Rebuild indexes job";
+    case client::kJobDeepVerify:
+      return "Deep verify job";
     default:
       return "Job (" + std::to_string(classification) + ")";
   }
@@ -117,11 +128,15 @@ int RunAsJob(Cli& cli, int classification, const std::string& source_id,
   auto vault = cli.ManagedVault();
   if (!vault || !*vault) return body(job);  // not managed, or body reports why it cannot open
   auto account = cli.Account();
-  auto report = client::JobReport::Start(**account,
-                                         {{"Classification", classification},
-                                          {"SourceGUID", source_id},
-                                          {"DestinationGUID", (*vault)->id}},
-                                         HALLEY_VERSION);
+  Json detail = {{"Classification", classification},
+                 {"SourceGUID", source_id},
+                 {"DestinationGUID", (*vault)->id}};
+  // A run of the daemon can be cancelled from the server (admin/job/cancel): the daemon knows
+  // the run by this ID.
+  if (const char* id = std::getenv("BACKUP_TOOL_CANCELLATION_ID"); id != nullptr && *id != '\0') {
+    detail["CancellationID"] = id;
+  }
+  auto report = client::JobReport::Start(**account, std::move(detail), HALLEY_VERSION);
   if (report) {
     job.report_ = std::move(*report);
     job.id_ = job.report_->Id();

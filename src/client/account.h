@@ -82,6 +82,11 @@ class Account {
 // Job classifications and statuses (reference/comet.md §2.5).
 inline constexpr int kJobBackup = 4001;
 inline constexpr int kJobRestore = 4002;
+inline constexpr int kJobRetention = 4003;
+inline constexpr int kJobUnlock = 4004;
+inline constexpr int kJobDeleteCustom = 4005;
+inline constexpr int kJobReindex = 4009;
+inline constexpr int kJobDeepVerify = 4010;
 inline constexpr int kJobSuccess = 5000;
 inline constexpr int kJobWarning = 7001;
 inline constexpr int kJobError = 7002;

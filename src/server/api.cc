@@ -4,6 +4,7 @@
 // caller's credentials in the same form (Username + AuthType Password|SessionKey), replies
 // {"Status":N,"Message":"..."} or the resource's JSON. Bodies are limited to 1 MiB and JSON
 // parameters to 64 levels; every failure is a 4xx/5xx with a message, never a crash.
+#include <algorithm>
 #include <chrono>
 
 #include "base/log.h"
@@ -284,6 +285,7 @@ constexpr Endpoint kEndpoints[] = {
     {"admin/get-job-log", Auth::kAdmin, Role::kAuthentication, GetJobLog},
     {"admin/get-job-log-entries", Auth::kAdmin, Role::kAuthentication, GetJobLogEntries},
     {"admin/job/abandon", Auth::kAdmin, Role::kAuthentication, AdminJobAbandon},
+    {"admin/job/cancel", Auth::kAdmin, Role::kAuthentication, AdminJobCancel},
     {"admin/dispatcher/list-active", Auth::kAdmin, Role::kAuthentication, DispatcherListActive},
     {"admin/dispatcher/*", Auth::kAdmin, Role::kAuthentication, DispatcherAction},
     {"admin/installation/list-active", Auth::kAdmin, Role::kAuthentication, InstallationListActive},
@@ -347,7 +349,18 @@ httpd::Response HandleApi(App& app, httpd::Request& req) {
   } else if (endpoint->auth == Auth::kUser) {
     if (auto ok = AuthenticateUser(call); !ok) return ErrorReply(ok.error());
   }
-  return endpoint->handler(call);
+  Response res = endpoint->handler(call);
+  // The account's devices learn at once that their profile changed (new Schedules, vaults).
+  static constexpr std::string_view kProfileWriters[] = {
+      "admin/set-user-profile",         "admin/set-user-profile-hash",
+      "admin/add-user-from-profile",    "admin/request-storage-vault",
+      "user/web/set-user-profile-hash", "user/web/request-storage-vault"};
+  if (res.status == 200 && std::find(std::begin(kProfileWriters), std::end(kProfileWriters),
+                                     name) != std::end(kProfileWriters)) {
+    app.Live().Notify(endpoint->auth == Auth::kAdmin ? call.GetOr("TargetUser") : call.user,
+                      "refetch-profile");
+  }
+  return res;
 }
 
 }  // namespace halley::server

@@ -111,6 +111,7 @@ Result<void> AuthenticateUser(Call& c);
 Response HandleLiveUpgrade(App& app, httpd::Request& req, bool lobby);
 Response DispatcherListActive(Call& c);
 Response DispatcherAction(Call& c);
+Response AdminJobCancel(Call& c);
 Response InstallationListActive(Call& c);
 Response InstallationRegisterDevice(Call& c);
 

@@ -145,6 +145,33 @@ Response DispatcherAction(Call& c) {
   return DeviceAnswer(c.app.Live().Call(*target, action, ForwardedParams(c), kDeviceAnswerTimeout));
 }
 
+// admin/job/cancel: asks the device running the job to stop it, over its live connection. The
+// device finds the run by the job's CancellationID; the run then reports 7005 itself.
+Response AdminJobCancel(Call& c) {
+  auto user = c.Need("TargetUser");
+  if (!user) return ErrorReply(user.error());
+  auto id = c.Need("JobID");
+  if (!id) return ErrorReply(id.error());
+  auto job = c.app.Jobs().Get(*id, *user);
+  if (!job) return ErrorReply(job.error());
+  const int status = job->value("Status", 0);
+  if (status != kJobStatusRunning && status != kJobStatusRevived) {
+    return Response::Message(400, "The job is not running");
+  }
+  const std::string cancellation = job->value("CancellationID", "");
+  if (cancellation.empty()) {
+    return Response::Message(400,
+                             "The job has no CancellationID: it was not started by a "
+                             "device's background service, and cannot be cancelled");
+  }
+  auto conn = c.app.Live().FindDevice(*user, job->value("DeviceID", ""));
+  if (!conn) return Response::Message(503, "The job's device is not connected");
+  LogLine(LogLevel::kInfo, "job_cancel", {{"admin", c.user}, {"job", *id}, {"user", *user}});
+  return DeviceAnswer(c.app.Live().Call(*conn, "cancel-job",
+                                        {{"JobID", *id}, {"CancellationID", cancellation}},
+                                        std::chrono::seconds(10)));
+}
+
 Response InstallationListActive(Call& c) { return Response::Json(Dump(c.app.Live().ListLobby())); }
 
 // Hands an account's credentials to a device waiting in the lobby, which logs in with them

@@ -179,6 +179,22 @@ Result<Json> LiveHub::Call(const std::string& id, const std::string& action, con
           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) + " s");
 }
 
+void LiveHub::Notify(const std::string& username, const std::string& action) {
+  std::vector<std::shared_ptr<httpd::WebSocket>> targets;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, c] : conns_) {
+      if (!c.lobby && c.device.username == username) targets.push_back(c.ws);
+    }
+  }
+  // A request ID nobody waits for: the device's answer is dropped.
+  const std::string message = Json{
+      {"RequestID", HexEncode(crypto::RandomBytes(16))},
+      {"Action", action},
+      {"Params", Json::object()}}.dump();
+  for (auto& ws : targets) ws->Send(message);
+}
+
 bool LiveHub::Drop(const std::string& id) {
   std::shared_ptr<httpd::WebSocket> ws;
   {

@@ -56,6 +56,10 @@ class LiveHub {
   Result<Json> Call(const std::string& id, const std::string& action, const Json& params,
                     std::chrono::milliseconds timeout);
 
+  // Sends `action` (no parameters) to every connection of `username` without waiting for
+  // answers: a notice such as "refetch-profile" after the profile changed.
+  void Notify(const std::string& username, const std::string& action);
+
   // Closes connection `id` (false if there is none). The device reconnects by itself.
   bool Drop(const std::string& id);
   // Closes every connection of `username` (and of only `device_id` if it is not empty): after

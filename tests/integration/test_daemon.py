@@ -19,22 +19,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from server import HalleydTestCase, setup_admin  # noqa: E402
-from test_managed import USER, USER_PASSWORD, Device  # noqa: E402
+from test_managed import USER, DeviceTestCase  # noqa: E402
 
 
-class Daemon(HalleydTestCase):
+class Daemon(DeviceTestCase):
     def setUp(self):
         super().setUp()
-        self.server = self.start()
-        self.admin = setup_admin(self.server)
-        self.admin_api("admin/add-user", TargetUser=USER, TargetPassword=USER_PASSWORD)
-        self.device = Device(self.wd.path, "laptop")
-        self.device.login(self.server)
         self.device.bt("vault", "request", "--name", "v", expect=0)
-
-    def jobs(self):
-        return self.admin_api("admin/get-jobs-for-user", TargetUser=USER)
 
     def item(self, name, size):
         src = self.wd.mkdir(name)
@@ -151,7 +142,8 @@ class Daemon(HalleydTestCase):
                        "--once", str(int(time.time()) + 3600), "--on-boot-if-missed", expect=0)
         time.sleep(3)
         p = self.start_daemon()
-        self.wait_jobs(lambda js: sum(j["Status"] == 5000 for j in js) >= 3,
+        self.wait_jobs(lambda js: sum(j["Status"] == 5000 and j["Classification"] == 4001
+                                      for j in js) >= 3,
                        what="the boot run and the missed run")
         # The boot run's retention pass (keep 1 job) leaves one snapshot in "v".
         deadline = time.monotonic() + 60
@@ -164,7 +156,12 @@ class Daemon(HalleydTestCase):
         self.assertIn("the last run was missed", err)
         self.assertNotIn("schedule \"quiet\": running at start", err)
         self.assertIn("applying the vault's retention policy", err)
-        self.assertEqual(sum(j["Status"] == 5000 for j in self.jobs()), 3, self.jobs())
+        jobs = self.jobs()
+        self.assertEqual(sum(j["Status"] == 5000 and j["Classification"] == 4001 for j in jobs),
+                         3, jobs)
+        # The retention pass is a job of its own (4003).
+        self.assertTrue(any(j["Status"] == 5000 and j["Classification"] == 4003 for j in jobs),
+                        jobs)
 
     def test_a_failed_run_is_retried(self):
         self.device.bt("item", "add", "--name", "gone", os.path.join(self.wd.path, b"missing"),

@@ -22,28 +22,16 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from server import HalleydTestCase, setup_admin  # noqa: E402
-from test_managed import USER, USER_PASSWORD, Device  # noqa: E402
+from test_managed import USER, DeviceTestCase  # noqa: E402
 
 # Records what each command saw: one line per command run.
 SEEN = 'echo "{who} $HALLEY_PHASE" >> "{marks}"'
 
 
-class Hooks(HalleydTestCase):
+class Hooks(DeviceTestCase):
     def setUp(self):
         super().setUp()
-        self.server = self.start()
-        self.admin = setup_admin(self.server)
-        self.admin_api("admin/add-user", TargetUser=USER, TargetPassword=USER_PASSWORD)
-        self.device = Device(self.wd.path, "laptop")
-        self.device.login(self.server)
         self.marks = os.fsdecode(self.wd.sub("marks"))
-
-    def jobs(self):
-        return self.admin_api("admin/get-jobs-for-user", TargetUser=USER)
-
-    def job_log(self, job):
-        return self.admin_api("admin/get-job-log-entries", JobID=job["GUID"])
 
     def only_job(self, item_id):
         jobs = [j for j in self.jobs() if j["SourceGUID"] == item_id]

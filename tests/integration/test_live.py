@@ -9,6 +9,8 @@ processes on loopback:
   - drop-connection: the device reconnects by itself; revoke-device drops it for good;
   - update-login-url to a wrong URL leaves the device where it is; to a second halleyd that
     knows the account moves it there (login file, live connection, later API calls);
+  - admin/job/cancel stops a dispatched run, which reports 7005 and is not retried;
+  - over TLS the device checks the server's certificate (its login's CA file);
   - the connection goes through an HTTP CONNECT proxy (tinyproxy's log shows the tunnel) and
     comes back after halleyd restarts on the same port;
   - the registration lobby: `login join-lobby` waits, admin/installation/list-active shows it,
@@ -29,22 +31,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from server import HalleydTestCase, setup_admin  # noqa: E402
-from test_managed import USER, USER_PASSWORD, Device  # noqa: E402
+from server import Halleyd, setup_admin  # noqa: E402
+from test_managed import USER, USER_PASSWORD, Device, DeviceTestCase  # noqa: E402
 from test_proxies import Tinyproxy  # noqa: E402
 
 
-class Live(HalleydTestCase):
-    def setUp(self):
-        super().setUp()
-        self.server = self.start()
-        self.admin = setup_admin(self.server)
-        self.admin_api("admin/add-user", TargetUser=USER, TargetPassword=USER_PASSWORD)
-        self.device = Device(self.wd.path, "laptop")
-        self.device.login(self.server)
-
-    def start_daemon(self, env=None):
-        argv = [harness.OPTIONS.backup_tool, "daemon", "--poll-seconds", "1"]
+class Live(DeviceTestCase):
+    def start_daemon(self, env=None, *global_args, poll="1"):
+        argv = [harness.OPTIONS.backup_tool, *global_args, "daemon", "--poll-seconds", poll]
         err = open(os.path.join(os.fsdecode(self.wd.path), f"daemon{len(self.procs)}.err"),
                    "w+b")
         p = subprocess.Popen(argv, env=env or self.device.env, stdout=subprocess.DEVNULL,
@@ -94,7 +88,7 @@ class Live(HalleydTestCase):
 
     # ------------------------------------------------------------------------------------
     def test_list_active_and_dispatched_backup(self):
-        rule, _ = self.backup_setup()
+        rule, src = self.backup_setup()
         p = self.start_daemon()
         cid = self.connection(self.server)
         c = self.admin_api("admin/dispatcher/list-active", UserNameFilter=USER)[cid]
@@ -122,10 +116,65 @@ class Live(HalleydTestCase):
         snaps = self.dispatch(self.server, "request-vault-snapshots", cid, Destination=vault)
         self.assertEqual(len(snaps["Snapshots"]), 1, snaps)
         self.assertEqual(len(snaps["Snapshots"][0]["Snapshot"]), 64)
+        root = self.dispatch(self.server, "request-stored-objects", cid, Destination=vault,
+                             SnapshotID=snaps["Snapshots"][0]["Snapshot"])["StoredObjects"]
+        self.assertEqual([o["type"] for o in root], ["dir"], root)
+        self.assertEqual(len(root[0]["subtree"]), 64)
+        # A restore dispatched to the device: job 4002, the same bytes.
+        target = os.fsdecode(self.wd.sub("restored"))
+        self.dispatch(self.server, "run-restore", cid, Destination=vault, Path=target)
+        self.wait(lambda: any(j["Classification"] == 4002 and j["Status"] == 5000
+                              for j in self.admin_api("admin/get-jobs-for-user",
+                                                      TargetUser=USER)),
+                  "the dispatched restore's job")
+        with open(os.path.join(target, os.fsdecode(src).lstrip("/"), "a"), "rb") as f:
+            with open(os.path.join(src, b"a"), "rb") as g:
+                self.assertEqual(f.read(), g.read())
         self.dispatch(self.server, "request-filesystem-objects", cid, expect=403, Path="/")
         self.dispatch(self.server, "no-such-action", cid, expect=404)
         self.dispatch(self.server, "refetch-profile", "no-such-connection", expect=404)
         self.assertIn("live connection to", self.daemon_log(p))
+
+    def test_a_changed_profile_reaches_the_daemon_at_once(self):
+        # The daemon would read the profile again only in an hour; the server's notice makes
+        # it read the new Schedule now.
+        src = self.wd.mkdir("docs")
+        harness.write_file(os.path.join(src, b"a"), b"hello\n")
+        self.device.bt("vault", "request", "--name", "v", expect=0)
+        self.device.bt("item", "add", "--name", "docs", src, expect=0)
+        p = self.start_daemon(None, poll="3600")
+        self.connection(self.server)
+        time.sleep(1)
+        self.device.bt("schedule", "add", "--name", "soon", "--item", "docs", "--vault", "v",
+                       "--periodic", "2", expect=0)
+        self.wait(lambda: any(j["Status"] == 5000 for j in self.admin_api(
+            "admin/get-jobs-for-user", TargetUser=USER)), "a run of the new Schedule", timeout=30)
+        self.assertIn("dispatcher request: refetch-profile", self.daemon_log(p))
+
+    def test_admin_cancels_a_running_job(self):
+        src = self.wd.mkdir("big")
+        harness.write_file(os.path.join(src, b"a"), harness.pseudo_random_bytes(self.rng, 4 << 20))
+        self.device.bt("vault", "request", "--name", "v", expect=0)
+        self.device.bt("item", "add", "--name", "big", src, expect=0)
+        self.device.bt("schedule", "add", "--name", "nightly", "--item", "big", "--vault", "v",
+                       "--once", "2099-01-01 03:00", "--retry", "3", expect=0)
+        rule = next(iter(self.admin_api("admin/get-user-profile", TargetUser=USER)["BackupRules"]))
+        self.start_daemon(None, "--limit-upload", "128")
+        cid = self.connection(self.server)
+        self.dispatch(self.server, "run-backup", cid, BackupRule=rule)
+        running = self.wait(lambda: [j for j in self.admin_api("admin/get-jobs-for-user",
+                                                               TargetUser=USER)
+                                     if j["Status"] == 6001], "the running job")[0]
+        self.assertTrue(running["CancellationID"], running)
+        self.admin_api("admin/job/cancel", TargetUser=USER, JobID=running["GUID"])
+        done = self.wait(lambda: [j for j in self.admin_api("admin/get-jobs-for-user",
+                                                            TargetUser=USER)
+                                  if j["Status"] == 7005], "the cancelled job (7005)")
+        self.assertEqual(done[0]["GUID"], running["GUID"])
+        self.admin_api("admin/job/cancel", expect=400, TargetUser=USER, JobID=running["GUID"])
+        time.sleep(2)  # cancelled, not failed: no retry
+        self.assertEqual(len(self.admin_api("admin/get-jobs-for-user", TargetUser=USER)), 1)
+        self.device.bt("--vault", "v", "check", expect=0)  # unlocked and consistent
 
     def test_drop_reconnects_and_revoke_drops_for_good(self):
         self.start_daemon()
@@ -142,7 +191,6 @@ class Live(HalleydTestCase):
     def test_update_login_url(self):
         other_data = os.fsdecode(self.wd.sub("data2"))
         os.makedirs(other_data, exist_ok=True)
-        from server import Halleyd
         other = Halleyd(other_data)
         self.servers.append(other)
         other_admin = setup_admin(other)
@@ -189,6 +237,27 @@ class Live(HalleydTestCase):
         self.server.stop()
         self.server = self.start(listen=address)
         self.connection(self.server, not_id=cid)
+
+    def test_over_tls(self):
+        self.server.stop()
+        self.server, cert = self.start_tls()
+        self.admin = setup_admin(self.server)  # a new halleyd.cfg; the same user database
+        self.device.login(self.server, "--cacert", cert)
+        p = self.start_daemon()
+        cid = self.connection(self.server)
+        self.dispatch(self.server, "refetch-profile", cid)
+        self.assertIn("live connection to https://", self.daemon_log(p))
+        # A device that does not trust the certificate does not connect.
+        p.kill()
+        p.communicate()
+        login = self.device.login_file()
+        login["CACertFile"] = ""
+        with open(os.path.join(self.device.config, "login.json"), "w") as f:
+            json.dump(login, f)
+        p = self.start_daemon()
+        self.wait(lambda: "live connection down: TLS with" in self.daemon_log(p),
+                  "the daemon to refuse the untrusted certificate", timeout=30)
+        self.assertIn("certificate verify failed", self.daemon_log(p))
 
     def test_registration_lobby(self):
         fresh = Device(self.wd.path, "newbox")

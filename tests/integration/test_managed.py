@@ -72,7 +72,9 @@ class Device:
         return json.loads(r.stdout.splitlines()[-1])
 
 
-class Managed(HalleydTestCase):
+class AccountTestCase(HalleydTestCase):
+    """halleyd with an admin and the user USER."""
+
     def setUp(self):
         super().setUp()
         self.server = self.start()
@@ -88,6 +90,17 @@ class Managed(HalleydTestCase):
     def job_log(self, job):
         return self.admin_api("admin/get-job-log-entries", JobID=job["GUID"])
 
+
+class DeviceTestCase(AccountTestCase):
+    """AccountTestCase with self.device logged in."""
+
+    def setUp(self):
+        super().setUp()
+        self.device = Device(self.wd.path, "laptop")
+        self.device.login(self.server)
+
+
+class Managed(AccountTestCase):
     def tree(self, name="src"):
         src = self.wd.sub(name)
         harness.build_every_type_tree(src, self.rng, big=False, nonutf8_symlink=False,
@@ -146,6 +159,31 @@ class Managed(HalleydTestCase):
         # Without a login, managed commands say what to do.
         r = d.bt("vault", "list", expect=1)
         self.assertIn("login prompt", r.stderr)
+
+    def test_spec_help_texts(self):
+        d = Device(self.wd.path, "laptop")
+        # The spec's "Command-line control" section, command by command.
+        top = d.bt("help", expect=0).stdout
+        self.assertTrue(top.startswith("Usage: backup-tool COMMAND\n"), top)
+        for name, text in [("version", "Display the application version"),
+                           ("info", "Display information about the client"),
+                           ("login", "Control the service login status"),
+                           ("help", "Display this message")]:
+            self.assertRegex(top, rf"\n  {name} +{text}\n")
+        self.assertIn("Other commands:", top)
+        self.assertEqual(d.bt(expect=0).stdout, top)  # no command: the same help
+        login = d.bt("login", "help", expect=0).stdout
+        self.assertTrue(login.startswith("Usage: backup-tool login COMMAND\n"), login)
+        for name, text in [("status", "Display the login status of the background service"),
+                           ("prompt", "Interactively prompt for service login credentials"),
+                           ("disconnect", "Log out of the application"),
+                           (r"join-lobby \[server-url\]",
+                            "Connect to the server for remote registration")]:
+            self.assertRegex(login, rf"\n  {name} +{text}\n")
+        info = d.bt("info", "help", expect=0).stdout
+        self.assertRegex(info, r"^Usage: backup-tool info COMMAND\n\nCommands:\n"
+                               r"  device-id +Display the device id\n  help +Display this message\n$")
+        self.assertRegex(d.bt("version", expect=0).stdout, r"^backup-tool \d+\.\d+\.\d+")
 
     def test_managed_backup_is_a_job_and_the_server_never_sees_keys(self):
         d = Device(self.wd.path, "laptop")
@@ -377,7 +415,9 @@ class Managed(HalleydTestCase):
             target = self.wd.sub("restore")
             d.bt("--vault", "nas", "restore", "latest", "--target", target, expect=0)
             self.assertTreesEqual(src, os.path.join(target, src.lstrip(b"/")), compare_root=True)
-            self.assertEqual([j["Status"] for j in self.jobs()], [5000, 5000])
+            # Backup, deep verify and restore jobs.
+            self.assertEqual(sorted((j["Classification"], j["Status"]) for j in self.jobs()),
+                             [(4001, 5000), (4002, 5000), (4010, 5000)])
 
     def test_a_full_vault_ends_the_job_with_7003(self):
         self.server.stop()
