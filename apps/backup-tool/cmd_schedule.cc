@@ -251,6 +251,7 @@ int RunList(Cli& cli) {
     text += id + "  " + client::StringField(rule, "Description") +
             "  next: " + LocalTimeText(next) + (problem.empty() ? "" : "  (" + problem + ")") +
             "\n";
+    text += ListCommands(rule, j);
     out.push_back(j);
   }
   if (cli.global.json) {

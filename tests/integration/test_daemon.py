@@ -59,9 +59,10 @@ class Daemon(DeviceTestCase):
     def test_a_schedule_fires_on_its_own_and_is_reported(self):
         src = self.item("docs", 200_000)
         self.device.bt("schedule", "add", "--name", "often", "--item", "docs", "--vault", "v",
-                       "--periodic", "3", expect=0)
+                       "--periodic", "3", "--pre-exec", "true", expect=0)
         r = self.device.bt("schedule", "list", expect=0)
         self.assertIn("often", r.stdout)
+        self.assertIn("pre-exec true", r.stdout)
         self.assertNotIn("never", r.stdout)
         p = self.start_daemon()
         jobs = self.wait_jobs(lambda js: sum(j["Status"] == 5000 for j in js) >= 2,

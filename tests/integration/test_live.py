@@ -159,7 +159,7 @@ class Live(DeviceTestCase):
         self.device.bt("schedule", "add", "--name", "nightly", "--item", "big", "--vault", "v",
                        "--once", "2099-01-01 03:00", "--retry", "3", expect=0)
         rule = next(iter(self.admin_api("admin/get-user-profile", TargetUser=USER)["BackupRules"]))
-        self.start_daemon(None, "--limit-upload", "128")
+        p = self.start_daemon(None, "--limit-upload", "128")
         cid = self.connection(self.server)
         self.dispatch(self.server, "run-backup", cid, BackupRule=rule)
         running = self.wait(lambda: [j for j in self.admin_api("admin/get-jobs-for-user",
@@ -172,7 +172,9 @@ class Live(DeviceTestCase):
                                   if j["Status"] == 7005], "the cancelled job (7005)")
         self.assertEqual(done[0]["GUID"], running["GUID"])
         self.admin_api("admin/job/cancel", expect=400, TargetUser=USER, JobID=running["GUID"])
-        time.sleep(2)  # cancelled, not failed: no retry
+        # Cancelled, not failed: the daemon schedules no retry (it would log it as the run ends).
+        self.wait(lambda: "ended with exit code" in self.daemon_log(p), "the run to end")
+        self.assertNotIn("retry 1 of 3", self.daemon_log(p))
         self.assertEqual(len(self.admin_api("admin/get-jobs-for-user", TargetUser=USER)), 1)
         self.device.bt("--vault", "v", "check", expect=0)  # unlocked and consistent
 
