@@ -362,6 +362,26 @@ repo::RepositoryOptions Cli::RepoOptions() const {
 
 std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   OpenVault v;
+  if (!global.vault.empty() && !managed_vault_) {
+    // The profile first: the account's server refusing this device (13) is told apart from
+    // this login's key not opening the vault's keys (12).
+    auto account = Account();
+    if (!account) {
+      code = Fatal(account.error());
+      return std::nullopt;
+    }
+    auto profile = (*account)->GetProfile();
+    if (!profile) {
+      code = AccountFatal(profile.error());
+      return std::nullopt;
+    }
+    auto vault = (*account)->OpenVault(std::move(*profile), global.vault);
+    if (!vault) {
+      code = Fatal(vault.error());
+      return std::nullopt;
+    }
+    managed_vault_ = std::move(*vault);
+  }
   auto store = OpenStore();
   if (!store) {
     code = Fatal(store.error());
@@ -550,7 +570,7 @@ int RemoveProfileEntry(Cli& cli, const char* section, const std::string& name,
     profile[section].erase(id);
     return {};
   });
-  if (!saved) return cli.Fatal(saved.error());
+  if (!saved) return cli.AccountFatal(saved.error());
   cli.Print(what + " " + id + " " + after + "\n");
   return kExitOk;
 }
@@ -568,6 +588,10 @@ int Cli::Fatal(const Error& e, int code) const {
   }
   if (report) report("E", e.Message(), e.Code());
   return code;
+}
+
+int Cli::AccountFatal(const Error& e) const {
+  return Fatal(e, e.Code() == ErrorCode::kUnauthenticated ? kExitServerAuth : -1);
 }
 
 bool Cli::ProgressWanted() const {

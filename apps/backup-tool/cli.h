@@ -129,6 +129,9 @@ class Cli {
   void Warn(const std::string& text) const;  // stderr, also in --json mode as text
   // Prints the error ("Fatal: ..." or an exit_error JSON line on stderr) and returns the code.
   int Fatal(const Error& e, int code = -1) const;
+  // Fatal for the error of a call to the account's server (profile, vaults, items): the server
+  // refusing this device's stored credentials is exit 13, not 12 (a wrong password typed here).
+  int AccountFatal(const Error& e) const;
   bool ProgressWanted() const;  // a terminal on stdout, not --quiet/--json
 
  private:

@@ -21,6 +21,8 @@ struct BackupFlags {
   std::string parent;
   bool force = false;
   std::string item;  // a Protected Item of the account: its paths, excludes and ID tag
+  // With `item`: the account policy's mandatory exclusions (FileAndFolderMandatoryExclusions).
+  std::vector<client::MandatoryExclusion> mandatory;
   // With `item`: the Schedule (BackupRules) this run belongs to, whose before/after commands
   // run as well. The daemon passes it.
   std::string schedule;
@@ -78,6 +80,23 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
   }
   for (const auto& e : f.exclude_regexes) {
     if (auto r = filter.AddExcludeRegex(e); !r) return cli.Fatal(r.error());
+  }
+  // An exclusion the administrator made mandatory that cannot be applied (a regular expression
+  // this engine's syntax does not take, say) is not dropped silently: the job ends with a
+  // warning (7001) that names it.
+  bool mandatory_failed = false;
+  for (const auto& m : f.mandatory) {
+    auto r = m.regex ? filter.AddExcludeRegex(m.pattern) : filter.AddExcludeGlob(m.pattern);
+    if (!r) {
+      mandatory_failed = true;
+      cli.Warn("Warning: the policy's mandatory exclusion " +
+               std::string(m.regex ? "regex \"" : "\"") + m.pattern +
+               "\" cannot be applied: " + r.error().Message() + "\n");
+    }
+  }
+  if (!f.mandatory.empty()) {
+    job.Log("I", "applying the account policy's " + std::to_string(f.mandatory.size()) +
+                     " mandatory exclusion(s)");
   }
   int code = kExitOk;
   auto v = cli.Open(LockMode::kShared, true, code);
@@ -214,7 +233,7 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
     }
     return kExitPartial;
   }
-  return kExitOk;
+  return mandatory_failed ? kExitPartial : kExitOk;
 }
 
 // With --item, the paths, excludes and options come from the account's Protected Item, and
@@ -267,6 +286,7 @@ int RunBackupCommand(Cli& cli, BackupFlags f) {
   f.paths = item->paths;
   f.excludes.insert(f.excludes.end(), item->excludes.begin(), item->excludes.end());
   f.rescan_unchanged = f.rescan_unchanged || item->rescan_unchanged;
+  f.mandatory = client::MandatoryExclusions(profile->profile);
   f.tags.push_back(item->id);
   return RunAsJob(cli, client::kJobBackup, item->id, [&](ManagedJob& job) {
     job.Log("I", "backing up \"" + item->description + "\"");

@@ -43,7 +43,7 @@ int RunAdd(Cli& cli, const ItemFlags& f) {
     profile["Sources"][id] = std::move(entry);
     return {};
   });
-  if (!saved) return cli.Fatal(saved.error());
+  if (!saved) return cli.AccountFatal(saved.error());
   if (cli.global.json) {
     OrderedJson j;
     j["message_type"] = "item_added";
@@ -60,7 +60,7 @@ int RunList(Cli& cli) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
   auto p = (*account)->GetProfile();
-  if (!p) return cli.Fatal(p.error());
+  if (!p) return cli.AccountFatal(p.error());
   OrderedJson out = OrderedJson::array();
   std::string text;
   const Json items = p->profile.value("Sources", Json::object());

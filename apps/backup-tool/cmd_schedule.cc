@@ -200,7 +200,7 @@ int RunAdd(Cli& cli, const ScheduleFlags& f) {
     f.commands.Store(rule);
     return {};
   });
-  if (!saved) return cli.Fatal(saved.error());
+  if (!saved) return cli.AccountFatal(saved.error());
   const auto next = client::NextRun(*schedule, std::chrono::system_clock::now());
   if (cli.global.json) {
     OrderedJson j;
@@ -223,7 +223,7 @@ int RunList(Cli& cli) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
   auto p = (*account)->GetProfile();
-  if (!p) return cli.Fatal(p.error());
+  if (!p) return cli.AccountFatal(p.error());
   OrderedJson out = OrderedJson::array();
   std::string text;
   const Json rules = p->profile.value("BackupRules", Json::object());

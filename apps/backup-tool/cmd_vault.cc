@@ -24,7 +24,7 @@ int RunRequest(Cli& cli, const VaultFlags& f) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
   auto id = (*account)->RequestVault(f.name, f.provider);
-  if (!id) return cli.Fatal(id.error());
+  if (!id) return cli.AccountFatal(id.error());
   if (!f.commands.Empty()) {
     auto saved = (*account)->UpdateProfile([&](Json& profile) -> Result<void> {
       Json& vaults = profile["Destinations"];
@@ -34,7 +34,7 @@ int RunRequest(Cli& cli, const VaultFlags& f) {
       f.commands.Store(vaults[*id]);
       return {};
     });
-    if (!saved) return cli.Fatal(saved.error());
+    if (!saved) return cli.AccountFatal(saved.error());
   }
   // Created now rather than at the first backup, so that a problem shows at once.
   cli.global.vault = *id;
@@ -146,7 +146,7 @@ int RunAdd(Cli& cli, const VaultFlags& f) {
     profile["Destinations"][id] = *vault;
     return {};
   });
-  if (!saved) return cli.Fatal(saved.error());
+  if (!saved) return cli.AccountFatal(saved.error());
   cli.Print("Storage Vault \"" + f.name + "\" (" + id + ") added" +
             (cfg ? ": the existing vault keeps its data and password.\n" : ": a new vault.\n"));
   if (cli.global.json) {
@@ -175,7 +175,7 @@ int RunList(Cli& cli) {
   auto account = cli.Account();
   if (!account) return cli.Fatal(account.error());
   auto p = (*account)->GetProfile();
-  if (!p) return cli.Fatal(p.error());
+  if (!p) return cli.AccountFatal(p.error());
   const Json vaults = p->profile.value("Destinations", Json::object());
   OrderedJson out = OrderedJson::array();
   std::string text = "ID                                    Type           Created  Name\n";

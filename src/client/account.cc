@@ -166,6 +166,10 @@ Result<std::string> Account::RequestVault(const std::string& description,
 
 Result<VaultAccess> Account::OpenVault(std::string_view name) const {
   HALLEY_ASSIGN_OR_RETURN(Profile p, GetProfile());
+  return OpenVault(std::move(p), name);
+}
+
+Result<VaultAccess> Account::OpenVault(Profile p, std::string_view name) const {
   HALLEY_ASSIGN_OR_RETURN(std::string id, FindEntry(p.profile, "Destinations", name));
   Json profile = std::move(p.profile);
   if (!HasVaultKeys(profile["Destinations"][id])) {

@@ -15,7 +15,7 @@
 #include "base/json.h"
 #include "client/login_state.h"
 #include "client/profile.h"
-#include "client/server_api.h"
+#include "httpclient/server_api.h"
 
 namespace halley::client {
 
@@ -65,6 +65,9 @@ class Account {
   // The vault `name` (ID or description), ready to open. A vault without keys yet (requested
   // by an admin) gets a new vault password, saved wrapped before it is returned.
   Result<VaultAccess> OpenVault(std::string_view name) const;
+  // The same from a profile just read with GetProfile (the server is asked again only for a
+  // vault without keys).
+  Result<VaultAccess> OpenVault(Profile p, std::string_view name) const;
   // Records that the vault now exists (RepoInitTimestamp), so its keys are never replaced.
   Result<void> MarkVaultInitialized(const std::string& id) const;
 

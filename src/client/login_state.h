@@ -13,9 +13,15 @@
 #include <string_view>
 
 #include "base/error.h"
-#include "client/server_api.h"
+#include "httpclient/server_api.h"
 
 namespace halley::client {
+
+// The device speaks halleyd's API through the shared API client.
+using httpclient::Credentials;
+using httpclient::Form;
+using httpclient::NormalizeServerUrl;
+using httpclient::ServerApi;
 
 struct LoginState {
   std::string server;  // as NormalizeServerUrl returns it

@@ -2,6 +2,7 @@
 #include "client/profile.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include "base/encoding.h"
@@ -421,6 +422,33 @@ Result<FileItem> ReadFileItem(const Json& profile, const std::string& id) {
   if (out.paths.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
                 "the Protected Item \"" + out.description + "\" names no path to back up");
+  }
+  return out;
+}
+
+std::vector<MandatoryExclusion> MandatoryExclusions(const Json& profile) {
+  std::vector<MandatoryExclusion> out;
+  if (!profile.is_object() || !profile.contains("Policy")) return out;
+  const Json& policy = profile["Policy"];
+  if (!policy.is_object() || !policy.contains("FileAndFolderMandatoryExclusions")) return out;
+  const Json& list = policy["FileAndFolderMandatoryExclusions"];
+  if (!list.is_array()) return out;
+  for (const Json& e : list) {
+    const std::string pattern = StringField(e, "Exclude");
+    if (pattern.empty()) continue;
+    const auto os = e.find("RestrictOS");
+    bool here = true;
+    if (os != e.end() && os->is_number_integer()) {
+      here = os->get<int64_t>() == kRestrictOsAny || os->get<int64_t>() == kRestrictOsLinux;
+    } else if (os != e.end() && os->is_string()) {
+      std::string name = os->get<std::string>();
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+      here = name.empty() || name == "linux";
+    }
+    if (!here) continue;
+    const auto regex = e.find("Regex");
+    out.push_back({pattern, regex != e.end() && regex->is_boolean() && regex->get<bool>()});
   }
   return out;
 }

@@ -137,6 +137,21 @@ struct FileItem {
 // kNotFound if there is no such item, kNotSupported for another engine, kInvalidArgument if
 // the item names no path.
 Result<FileItem> ReadFileItem(const Json& profile, const std::string& id);
+
+// An entry of the account policy's FileAndFolderMandatoryExclusions (reference/comet.md §5.5):
+// excluded from every backup of a Protected Item, whatever the item says.
+struct MandatoryExclusion {
+  std::string pattern;  // Exclude
+  bool regex = false;   // Regex: a regular expression rather than a glob
+};
+// RestrictOS values (the product's ExtraFileExclusionOSRestriction constants).
+inline constexpr int64_t kRestrictOsAny = 0;
+inline constexpr int64_t kRestrictOsLinux = 5;
+
+// The profile's Policy.FileAndFolderMandatoryExclusions that apply on this device, a Linux one:
+// those whose RestrictOS is absent, kRestrictOsAny or kRestrictOsLinux (or, as a name, "" or
+// "linux" in any case). Entries without an Exclude are skipped; the order is kept.
+std::vector<MandatoryExclusion> MandatoryExclusions(const Json& profile);
 Json NewFileItem(const FileItem& item, std::string_view owner_device, int64_t now);
 
 }  // namespace halley::client

@@ -307,5 +307,29 @@ TEST(ProfileTest, FileItemsRoundTripThroughEngineProps) {
   EXPECT_TRUE(FailsWith(ReadFileItem(p, "s4"), ErrorCode::kNotFound));
 }
 
+TEST(Profile, MandatoryExclusionsForThisOs) {
+  EXPECT_TRUE(MandatoryExclusions(Json::object()).empty());
+  EXPECT_TRUE(
+      MandatoryExclusions({{"Policy", {{"FileAndFolderMandatoryExclusions", "x"}}}}).empty());
+  const Json p = {{"Policy",
+                   {{"FileAndFolderMandatoryExclusions",
+                     Json::array({{{"Exclude", "*.tmp"}},
+                                  {{"Exclude", "C:\\Windows"}, {"RestrictOS", 1}},
+                                  {{"Exclude", "/Library"}, {"RestrictOS", 4}},
+                                  {{"Exclude", "\\.cache$"}, {"Regex", true}, {"RestrictOS", 5}},
+                                  {{"Exclude", "/srv/any"}, {"RestrictOS", 0}},
+                                  {{"Exclude", "/by-name"}, {"RestrictOS", "Linux"}},
+                                  {{"Exclude", "/mac-name"}, {"RestrictOS", "macos"}},
+                                  {{"Regex", true}},
+                                  {{"Exclude", ""}},
+                                  42})}}}};
+  const std::vector<MandatoryExclusion> got = MandatoryExclusions(p);
+  std::vector<std::pair<std::string, bool>> flat;
+  for (const auto& m : got) flat.emplace_back(m.pattern, m.regex);
+  EXPECT_EQ(flat,
+            (std::vector<std::pair<std::string, bool>>{
+                {"*.tmp", false}, {"\\.cache$", true}, {"/srv/any", false}, {"/by-name", false}}));
+}
+
 }  // namespace
 }  // namespace halley::client

@@ -131,6 +131,15 @@ Response ServerConfigSet(Call& c) {
   return Response::Message(200, "OK (listen addresses and storage changes apply after a restart)");
 }
 
+// Sign-out: the session the call was made with ends (with a password there is none to end).
+Response SessionRevoke(Call& c) {
+  if (c.GetOr("AuthType") != "SessionKey") return Ok();
+  if (auto ended = c.app.Sessions().End(c.GetOr("SessionKey")); !ended) {
+    return ErrorReply(ended.error());
+  }
+  return Ok();
+}
+
 Response AdminSessionStart(Call& c) {
   auto key = c.app.Sessions().Start(c.user, "admin");
   if (!key) return ErrorReply(key.error());
@@ -154,9 +163,9 @@ Response RegisterBucket(Call& c) {
   auto limit = c.Int("SetStorageLimitBytes", 0);
   if (!limit) return ErrorReply(limit.error());
   if (*limit < 0) return Response::Message(400, "SetStorageLimitBytes must not be negative");
-  auto added = c.app.Buckets().Register(c.GetOr("SetBucketValue"), static_cast<int>(*format),
-                                        c.GetOr("SetKeyHashValue"), c.GetOr("SetOrganizationID"),
-                                        static_cast<uint64_t>(*limit));
+  auto added = c.app.Buckets().Register(
+      c.GetOr("SetBucketValue"), static_cast<int>(*format), c.GetOr("SetKeyHashValue"),
+      NewObjectOrganization(c, "SetOrganizationID"), static_cast<uint64_t>(*limit));
   if (!added) return ErrorReply(added.error());
   LogLine(LogLevel::kInfo, "bucket_registered", {{"bucket", added->id}, {"user", c.user}});
   return Response::Json(Dump({{"Status", 200},
@@ -169,7 +178,9 @@ Response ListBuckets(Call& c) {
   auto buckets = c.app.Buckets().List();
   if (!buckets) return ErrorReply(buckets.error());
   Json out = Json::object();
-  for (const auto& b : *buckets) out[b.id] = BucketJson(b);
+  for (const auto& b : *buckets) {
+    if (InScope(c, b.organization_id)) out[b.id] = BucketJson(b);
+  }
   return Response::Json(Dump(out));
 }
 
@@ -257,6 +268,11 @@ constexpr Endpoint kEndpoints[] = {
     {"admin/meta/server-config/get", Auth::kAdmin, Role::kAny, ServerConfigGet},
     {"admin/meta/server-config/set", Auth::kAdmin, Role::kAny, ServerConfigSet},
     {"admin/account/session-start", Auth::kAdmin, Role::kAny, AdminSessionStart},
+    {"admin/account/session-revoke", Auth::kAdmin, Role::kAny, SessionRevoke},
+    {"admin/meta/remote-storage-vault/get", Auth::kAdmin, Role::kAuthentication, RemoteStorageGet},
+    {"admin/meta/remote-storage-vault/set", Auth::kAdmin, Role::kAuthentication, RemoteStorageSet},
+    {"admin/meta/remote-storage-vault/test", Auth::kAdmin, Role::kAuthentication,
+     RemoteStorageTest},
     {"admin/storage/register-bucket", Auth::kAdmin, Role::kStorage, RegisterBucket},
     {"admin/storage/list-buckets", Auth::kAdmin, Role::kStorage, ListBuckets},
     {"admin/storage/bucket-properties", Auth::kAdmin, Role::kStorage, BucketProperties},
@@ -291,7 +307,17 @@ constexpr Endpoint kEndpoints[] = {
     {"admin/installation/list-active", Auth::kAdmin, Role::kAuthentication, InstallationListActive},
     {"admin/installation/dispatch/register-device", Auth::kAdmin, Role::kAuthentication,
      InstallationRegisterDevice},
+    {"admin/policies/list", Auth::kAdmin, Role::kAuthentication, PoliciesList},
+    {"admin/policies/list-full", Auth::kAdmin, Role::kAuthentication, PoliciesListFull},
+    {"admin/policies/get", Auth::kAdmin, Role::kAuthentication, PoliciesGet},
+    {"admin/policies/new", Auth::kAdmin, Role::kAuthentication, PoliciesNew},
+    {"admin/policies/set", Auth::kAdmin, Role::kAuthentication, PoliciesSet},
+    {"admin/policies/delete", Auth::kAdmin, Role::kAuthentication, PoliciesDelete},
+    {"admin/organization/list", Auth::kAdmin, Role::kAny, OrganizationList},
+    {"admin/organization/set", Auth::kAdmin, Role::kAny, OrganizationSet},
+    {"admin/organization/delete", Auth::kAdmin, Role::kAny, OrganizationDelete},
     {"user/web/session/start", Auth::kUser, Role::kAuthentication, UserSessionStart},
+    {"user/web/session/revoke", Auth::kUser, Role::kAuthentication, SessionRevoke},
     {"user/web/get-user-profile-and-hash", Auth::kUser, Role::kAuthentication,
      UserGetProfileAndHash},
     {"user/web/set-user-profile-hash", Auth::kUser, Role::kAuthentication, UserSetProfileHash},
@@ -346,6 +372,7 @@ httpd::Response HandleApi(App& app, httpd::Request& req) {
   }
   if (endpoint->auth == Auth::kAdmin) {
     if (auto ok = AuthenticateAdmin(call); !ok) return ErrorReply(ok.error());
+    if (auto ok = AdmitAdmin(call, name); !ok) return ErrorReply(ok.error());
   } else if (endpoint->auth == Auth::kUser) {
     if (auto ok = AuthenticateUser(call); !ok) return ErrorReply(ok.error());
   }

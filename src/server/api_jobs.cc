@@ -20,6 +20,15 @@ Response Jobs(const Result<std::vector<Json>>& jobs) {
   return Response::Json(Dump(*jobs));
 }
 
+// The jobs of the users the caller may see (a tenant admin: its organization's).
+Response ScopedJobs(Call& c, Result<std::vector<Json>> jobs) {
+  if (!jobs) return ErrorReply(jobs.error());
+  auto scope = UserScope::Of(c);
+  if (!scope) return ErrorReply(scope.error());
+  std::erase_if(*jobs, [&](const Json& job) { return !scope->Sees(TextField(job, "Username")); });
+  return Response::Json(Dump(*jobs));
+}
+
 Json EntryJson(const JobEntry& e) {
   return {{"Time", e.time}, {"Severity", e.severity}, {"Message", e.message}};
 }
@@ -38,15 +47,15 @@ Response GetJobsForUser(Call& c) {
   return Jobs(c.app.Jobs().ForUser(*user));
 }
 
-Response GetJobsRecent(Call& c) { return Jobs(c.app.Jobs().Recent()); }
-Response GetJobsAll(Call& c) { return Jobs(c.app.Jobs().All()); }
+Response GetJobsRecent(Call& c) { return ScopedJobs(c, c.app.Jobs().Recent()); }
+Response GetJobsAll(Call& c) { return ScopedJobs(c, c.app.Jobs().All()); }
 
 Response GetJobsForDateRange(Call& c) {
   auto start = c.Int("Start", 0);
   if (!start) return ErrorReply(start.error());
   auto end = c.Int("End", 0);
   if (!end) return ErrorReply(end.error());
-  return Jobs(c.app.Jobs().ForDateRange(*start, *end));
+  return ScopedJobs(c, c.app.Jobs().ForDateRange(*start, *end));
 }
 
 Response GetJobProperties(Call& c) {

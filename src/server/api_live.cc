@@ -118,7 +118,13 @@ Response HandleLiveUpgrade(App& app, httpd::Request& req, bool lobby) {
 }
 
 Response DispatcherListActive(Call& c) {
-  return Response::Json(Dump(c.app.Live().ListActive(c.GetOr("UserNameFilter"))));
+  Json active = c.app.Live().ListActive(c.GetOr("UserNameFilter"));
+  auto scope = UserScope::Of(c);
+  if (!scope) return ErrorReply(scope.error());
+  for (auto it = active.begin(); it != active.end();) {
+    it = scope->Sees(TextField(*it, "Username")) ? std::next(it) : active.erase(it);
+  }
+  return Response::Json(Dump(active));
 }
 
 // admin/dispatcher/<action>: forwards the call to the device on connection TargetID and

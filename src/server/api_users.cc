@@ -13,6 +13,8 @@
 #include "crypto/login.h"
 #include "crypto/random.h"
 #include "server/api_call.h"
+#include "server/policies.h"
+#include "server/remote_storage.h"
 
 namespace halley::server::api {
 namespace {
@@ -138,6 +140,13 @@ Response WriteProfile(Call& c, const std::string& user, bool as_admin, bool with
                   ? Preserve(std::move(*incoming), stored->profile, {"Username"}, kPasswordFields)
                   : Preserve(Preserve(std::move(*incoming), stored->profile, {}, kPasswordFields),
                              stored->profile, {}, kAdminOnlyFields);
+  // A tenant admin's users stay in its organization; a user's write obeys their policy.
+  if (as_admin && !c.organization.empty()) next["OrganizationID"] = c.organization;
+  if (!as_admin) {
+    if (auto allowed = CheckUserProfileWrite(stored->profile, next); !allowed) {
+      return ErrorReply(allowed.error());
+    }
+  }
   auto hash = c.app.Users().Set(user, next, require);
   if (!hash) return ErrorReply(hash.error());
   return Response::Json(Dump({{"Status", 200}, {"Message", "OK"}, {"ProfileHash", *hash}}));
@@ -161,33 +170,57 @@ Response AddRequestedVault(Call& c, const std::string& user) {
     if (provider.empty() ? t.value("Default", false) : t.value("ID", "") == provider) chosen = &t;
   }
   if (!chosen) return Response::Message(404, "No Storage Template '" + provider + "'");
-  if (chosen->value("Type", "") != "comet" || !chosen->value("RemoteAddress", "").empty()) {
-    return Response::Message(501,
-                             "Only Storage Templates served by this server's own Storage "
-                             "Role are supported so far");
+  if (chosen->value("Type", "") != "comet") {
+    return Response::Message(501, "Storage Template '" + chosen->value("ID", "") +
+                                      "' is of type '" + chosen->value("Type", "") +
+                                      "'; only 'comet' templates (a Storage Role, this server's "
+                                      "or another's) are supported so far");
   }
-  if (!config.StorageRoleEnabled()) {
+  const bool remote = IsRemoteTemplate(*chosen);
+  if (!remote && !config.StorageRoleEnabled()) {
     return Response::Message(403, "This server's Storage Role is disabled");
   }
   auto format = c.Int("SetKeyHashFormat", kPasswordFormatPlaintext);
   if (!format) return ErrorReply(format.error());
   // The template's storage limit is enforced by the Storage Role (507), not only by clients.
   const bool limited = chosen->value("StorageLimitEnabled", false);
-  const int64_t limit_bytes = limited ? chosen->value("StorageLimitBytes", int64_t{0}) : 0;
-  auto bucket = c.app.Buckets().Register("", static_cast<int>(*format), c.GetOr("SetKeyHashValue"),
-                                         owner->profile.value("OrganizationID", ""),
-                                         static_cast<uint64_t>(std::max<int64_t>(limit_bytes, 0)));
-  if (!bucket) return ErrorReply(bucket.error());
-  std::string server = c.GetOr("SelfAddress");
-  if (server.empty()) server = c.req.scheme + "://" + std::string(c.req.Header("host")) + "/";
-  if (server.back() != '/') server += '/';
+  const BucketRequest request{
+      static_cast<int>(*format), c.GetOr("SetKeyHashValue"),
+      owner->profile.value("OrganizationID", ""),
+      limited ? std::max<int64_t>(chosen->value("StorageLimitBytes", 0), 0) : 0};
+  RemoteBucket bucket;
+  if (remote) {
+    auto registered = RegisterRemoteBucket(*chosen, request);
+    if (!registered) return ErrorReply(registered.error());
+    bucket = std::move(*registered);
+  } else {
+    auto registered =
+        c.app.Buckets().Register("", request.key_format, request.key_hash, request.organization,
+                                 static_cast<uint64_t>(request.limit_bytes));
+    if (!registered) return ErrorReply(registered.error());
+    bucket.id = registered->id;
+    bucket.key = registered->key;
+    bucket.server = c.GetOr("SelfAddress");
+    if (bucket.server.empty()) {
+      bucket.server = c.req.scheme + "://" + std::string(c.req.Header("host")) + "/";
+    }
+    if (bucket.server.back() != '/') bucket.server += '/';
+  }
+  const auto undo = [&] {
+    auto deleted =
+        remote ? DeleteRemoteBucket(*chosen, bucket.id) : c.app.Buckets().Delete(bucket.id);
+    if (!deleted) {
+      LogLine(LogLevel::kWarning, "bucket_undo_failed",
+              {{"bucket", bucket.id}, {"error", deleted.error().Message()}});
+    }
+  };
   const std::string id = crypto::NewUuid();
   const int64_t now = Now(c);
   Json vault = {{"Description", chosen->value("Description", "Storage Vault")},
                 {"DestinationType", 1003},
-                {"CometServer", server},
-                {"CometBucket", bucket->id},
-                {"CometBucketKey", bucket->key},
+                {"CometServer", bucket.server},
+                {"CometBucket", bucket.id},
+                {"CometBucketKey", bucket.key},
                 {"CreateTime", now},
                 {"ModifyTime", now},
                 {"EncryptionKeyEncryptionMethod", 0},
@@ -200,11 +233,11 @@ Response AddRequestedVault(Call& c, const std::string& user) {
     return {};
   });
   if (!updated) {
-    (void)c.app.Buckets().Delete(bucket->id);
+    undo();
     return ErrorReply(updated.error());
   }
   LogLine(LogLevel::kInfo, "storage_vault_requested",
-          {{"user", user}, {"bucket", bucket->id}, {"vault", id}});
+          {{"user", user}, {"bucket", bucket.id}, {"server", bucket.server}, {"vault", id}});
   return Response::Json(Dump({{"Status", 200}, {"Message", "OK"}, {"DestinationID", id}}));
 }
 
@@ -242,13 +275,13 @@ Result<void> AuthenticateUserPassword(Call& c, const std::string& user,
 }
 
 Response ListUsers(Call& c) {
-  auto users = c.app.Users().List();
+  auto users = c.app.Users().List(Scope(c));
   if (!users) return ErrorReply(users.error());
   return Response::Json(Dump(*users));
 }
 
 Response ListUsersFull(Call& c) {
-  auto users = c.app.Users().ListFull();
+  auto users = c.app.Users().ListFull(Scope(c));
   if (!users) return ErrorReply(users.error());
   Json out = Json::object();
   for (auto& [name, profile] : *users) out[name] = std::move(profile);
@@ -262,7 +295,7 @@ Response AddUser(Call& c) {
   if (!password) return ErrorReply(password.error());
   auto recovery = c.Int("StoreRecoveryCode", 0);
   if (!recovery) return ErrorReply(recovery.error());
-  Json profile = NewProfile(c, *user, c.GetOr("TargetOrganization"));
+  Json profile = NewProfile(c, *user, NewObjectOrganization(c, "TargetOrganization"));
   auto hash = LoginHash(*user, *password);
   if (!hash) return ErrorReply(hash.error());
   profile["PasswordHash"] = *hash;
@@ -283,9 +316,10 @@ Response AddUserFromProfile(Call& c) {
   auto incoming = c.JsonParam("ProfileData");
   if (!incoming) return ErrorReply(incoming.error());
   if (auto v = ValidateProfile(*incoming); !v) return ErrorReply(v.error());
-  Json profile = NewProfile(c, *user, c.GetOr("TargetOrganization"));
+  Json profile = NewProfile(c, *user, NewObjectOrganization(c, "TargetOrganization"));
   for (auto it = incoming->begin(); it != incoming->end(); ++it) profile[it.key()] = it.value();
   profile["Username"] = *user;
+  if (!c.organization.empty()) profile["OrganizationID"] = c.organization;
   if (auto added = c.app.Users().Add(*user, profile); !added) return ErrorReply(added.error());
   LogLine(LogLevel::kInfo, "user_added", {{"user", *user}, {"admin", c.user}});
   return Ok();
@@ -408,6 +442,53 @@ Response RequestStorageVaultProviders(Call& c) {
   return Response::Json(Dump(out));
 }
 
+// Storage Templates (admin/meta/remote-storage-vault/*): the RemoteStorage array of the
+// config, read, replaced as a whole (validated like server-config/set) and tried out.
+Response RemoteStorageGet(Call& c) {
+  return Response::Json(Dump(c.app.Config()
+                                 .Document()
+                                 .value("AuthenticationRole", Json::object())
+                                 .value("RemoteStorage", Json::array())));
+}
+
+Response RemoteStorageSet(Call& c) {
+  auto templates = c.JsonParam("RemoteStorageOptions");
+  if (!templates) return ErrorReply(templates.error());
+  if (!templates->is_array()) {
+    return Response::Message(400, "RemoteStorageOptions must be a JSON array of templates");
+  }
+  auto saved = c.app.UpdateConfig([&](ServerConfig& config) -> Result<void> {
+    Json doc = config.Document();
+    doc["AuthenticationRole"]["RemoteStorage"] = *templates;
+    HALLEY_ASSIGN_OR_RETURN(config,
+                            ServerConfig::FromJson(std::move(doc), c.app.Options().data_dir));
+    return {};
+  });
+  if (!saved) return ErrorReply(saved.error());
+  LogLine(LogLevel::kInfo, "storage_templates_set",
+          {{"user", c.user}, {"templates", templates->size()}});
+  return Ok();
+}
+
+Response RemoteStorageTest(Call& c) {
+  auto tmpl = c.JsonParam("TemplateOptions");
+  if (!tmpl) return ErrorReply(tmpl.error());
+  if (!tmpl->is_object() || tmpl->value("Type", "") != "comet") {
+    return Response::Message(501, "Only 'comet' Storage Templates can be tested so far");
+  }
+  if (!IsRemoteTemplate(*tmpl)) {
+    return c.app.Config().StorageRoleEnabled()
+               ? Ok()
+               : Response::Message(403, "This server's Storage Role is disabled");
+  }
+  auto tested = TestRemoteTemplate(*tmpl);
+  if (!tested) return ErrorReply(tested.error());
+  Json out = *tested;
+  out["Status"] = 200;
+  out["Message"] = "OK";
+  return Response::Json(Dump(out));
+}
+
 Response UserSessionStart(Call& c) {
   auto key = c.app.Sessions().Start(c.user, "user");
   if (!key) return ErrorReply(key.error());
@@ -444,8 +525,16 @@ Response UserChangePassword(Call& c) {
   if (!require) return ErrorReply(require.error());
   auto stored = c.app.Users().Get(c.user);
   if (!stored) return ErrorReply(stored.error());
+  if (auto allowed =
+          CheckPolicyFlag(stored->profile, kPreventChangeAccountPassword, "changing its password");
+      !allowed) {
+    return ErrorReply(allowed.error());
+  }
   Json next = Preserve(Preserve(std::move(*incoming), stored->profile, {}, kPasswordFields),
                        stored->profile, {}, kAdminOnlyFields);
+  if (auto allowed = CheckUserProfileWrite(stored->profile, next); !allowed) {
+    return ErrorReply(allowed.error());
+  }
   // An account that opted into admin resets keeps a recovery code: the new R replaces it.
   if (!stored->profile.value("PasswordRecovery", "").empty()) {
     const std::string recovery = c.GetOr("NewRecoveryCode");
@@ -507,8 +596,10 @@ Response UserRegisterDevice(Call& c) {
 Response UserRequestStorageVault(Call& c) {
   auto p = c.app.Users().Get(c.user);
   if (!p) return ErrorReply(p.error());
-  if (p->profile.value("Policy", Json::object()).value("PreventRequestStorageVault", false)) {
-    return Response::Message(403, "A policy prevents this account from requesting Storage Vaults");
+  if (auto allowed =
+          CheckPolicyFlag(p->profile, kPreventRequestStorageVault, "requesting Storage Vaults");
+      !allowed) {
+    return ErrorReply(allowed.error());
   }
   return AddRequestedVault(c, c.user);
 }

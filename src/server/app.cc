@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "base/log.h"
+#include "server/web_ui.h"
 #include "storage/retrying_blob_store.h"
 #include "storage/s3_blob_store.h"
 
@@ -219,6 +220,8 @@ httpd::Response App::Handle(httpd::Request& req) {
     res = Config().StorageRoleEnabled()
               ? storage_->Handle(req)
               : httpd::Response::Message(403, "This API requires the Storage Role to be enabled");
+  } else if (path == "/" || path.rfind("/web/", 0) == 0) {
+    res = ServeWebUi(req);
   } else {
     res = httpd::Response::Message(404, "Not found");
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 
 #include "crypto/bcrypt.h"
 #include "fs/fs.h"
@@ -91,6 +92,48 @@ Result<void> ExpectRange(const Json& parent, const char* key, int64_t min, int64
     return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: " + where + "." + key +
                                                  " must be between " + std::to_string(min) +
                                                  " and " + std::to_string(max));
+  }
+  return {};
+}
+
+// Storage Templates (remote_storage.h): objects with a unique ID and a Type, at most one
+// Default; a remote one has an http(s) RemoteAddress and the admin login to use there.
+Result<void> ValidateStorageTemplates(const Json& templates) {
+  std::set<std::string> ids;
+  int defaults = 0;
+  for (const Json& t : templates) {
+    const std::string where = "AuthenticationRole.RemoteStorage[]";
+    for (const char* key : {"Type", "ID", "Description", "RemoteAddress", "Username", "Password"}) {
+      HALLEY_RETURN_IF_ERROR(Expect(t, key, Kind::kString, where));
+    }
+    HALLEY_RETURN_IF_ERROR(Expect(t, "Default", Kind::kBool, where));
+    HALLEY_RETURN_IF_ERROR(Expect(t, "StorageLimitEnabled", Kind::kBool, where));
+    HALLEY_RETURN_IF_ERROR(Expect(t, "StorageLimitBytes", Kind::kInt, where));
+    const std::string id = t.is_object() ? t.value("ID", "") : "";
+    if (id.empty() || t.value("Type", "").empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: every Storage Template (" + where + ") needs an ID and a Type");
+    }
+    if (!ids.insert(id).second) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: two Storage Templates have the ID '" + id + "'");
+    }
+    defaults += BoolOr(t, "Default", false) ? 1 : 0;
+    const std::string address = t.value("RemoteAddress", "");
+    if (!address.empty() && address.rfind("http://", 0) != 0 && address.rfind("https://", 0) != 0) {
+      return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: Storage Template '" + id +
+                                                   "': RemoteAddress must be an http:// or "
+                                                   "https:// URL");
+    }
+    if (!address.empty() && t.value("Username", "").empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: Storage Template '" + id +
+                      "' needs the Username and Password of an administrator on " + address);
+    }
+  }
+  if (defaults > 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "halleyd.cfg: only one Storage Template may be the Default");
   }
   return {};
 }
@@ -210,10 +253,21 @@ Result<void> ServerConfig::Validate() const {
     HALLEY_RETURN_IF_ERROR(Expect(admin, "Password", Kind::kString, "AdminUsers[]"));
     HALLEY_RETURN_IF_ERROR(Expect(admin, "PasswordFormat", Kind::kInt, "AdminUsers[]"));
     HALLEY_RETURN_IF_ERROR(Expect(admin, "AllowPasswordLogin", Kind::kBool, "AdminUsers[]"));
+    HALLEY_RETURN_IF_ERROR(Expect(admin, "OrganizationID", Kind::kString, "AdminUsers[]"));
     if (!admin.is_object() || !admin.contains("Username") || !admin["Username"].is_string() ||
         admin["Username"].get_ref<const std::string&>().empty()) {
       return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: AdminUsers[] needs a Username");
     }
+  }
+  HALLEY_RETURN_IF_ERROR(Expect(doc_, "Organizations", Kind::kObject, ""));
+  for (const auto& [id, org] : Child(doc_, "Organizations").items()) {
+    const std::string where = "Organizations." + id;
+    if (!org.is_object()) {
+      return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: " + where + " must be an object");
+    }
+    HALLEY_RETURN_IF_ERROR(Expect(org, "Name", Kind::kString, where));
+    HALLEY_RETURN_IF_ERROR(Expect(org, "Hosts", Kind::kArray, where));
+    HALLEY_RETURN_IF_ERROR(Expect(org, "IsSuspended", Kind::kBool, where));
   }
   for (const char* role : {"AuthenticationRole", "StorageRole"}) {
     HALLEY_RETURN_IF_ERROR(Expect(doc_, role, Kind::kObject, ""));
@@ -223,6 +277,7 @@ Result<void> ServerConfig::Validate() const {
   HALLEY_RETURN_IF_ERROR(Expect(auth, "DatabaseCheckLevel", Kind::kInt, "AuthenticationRole"));
   HALLEY_RETURN_IF_ERROR(Expect(auth, "PruneLogsAfterDays", Kind::kInt, "AuthenticationRole"));
   HALLEY_RETURN_IF_ERROR(Expect(auth, "RemoteStorage", Kind::kArray, "AuthenticationRole"));
+  HALLEY_RETURN_IF_ERROR(ValidateStorageTemplates(Child(auth, "RemoteStorage")));
   HALLEY_RETURN_IF_ERROR(
       Expect(auth, "GenerateMissedBackupEvents", Kind::kBool, "AuthenticationRole"));
   for (const char* key :
@@ -328,6 +383,21 @@ std::optional<S3Destination> ServerConfig::StorageS3() const {
 
 bool ServerConfig::VerifyUploads() const {
   return BoolOr(Child(doc_, "StorageRole"), "VerifyUploads", true);
+}
+
+Json ServerConfig::Organizations() const {
+  const Json& orgs = Child(doc_, "Organizations");
+  return orgs.is_object() ? orgs : Json::object();
+}
+
+std::optional<std::string> ServerConfig::AdminOrganization(std::string_view username) const {
+  for (const Json& admin : Child(doc_, "AdminUsers")) {
+    const Json& name = Child(admin, "Username");
+    if (!name.is_string() || name.get_ref<const std::string&>() != username) continue;
+    const Json& org = Child(admin, "OrganizationID");
+    return org.is_string() ? org.get<std::string>() : std::string();
+  }
+  return std::nullopt;
 }
 
 bool ServerConfig::TrustXForwardedFor() const { return BoolOr(doc_, "TrustXForwardedFor", false); }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -81,6 +82,12 @@ class ServerConfig {
   bool GenerateMissedBackupEvents() const;
   int64_t NoMissedBackupEventsBefore() const;
   int64_t MissedBackupGraceSeconds() const;
+
+  // Organizations{id: Organization} (reference/comet.md §5.6): the tenants; {} if none.
+  Json Organizations() const;
+  // The OrganizationID of the admin account `username`: "" for the top-level organization
+  // (also when the field is missing), nullopt if there is no such admin.
+  std::optional<std::string> AdminOrganization(std::string_view username) const;
 
   // True if any admin account exists.
   bool HasAdmins() const;

@@ -154,5 +154,33 @@ TEST(ServerConfig, ServerGeneratedJobKeys) {
   EXPECT_EQ(ServerConfig::FromJson(doc, "/d")->AbandonJobsAfterSeconds(), 600);
 }
 
+TEST(ServerConfig, OrganizationsAndTenantAdmins) {
+  testutil::TempDir dir;
+  Json doc = ServerConfig::Default(dir.Path());
+  doc["AdminUsers"] =
+      Json::array({{{"Username", "root"}, {"Password", "x"}},
+                   {{"Username", "t"}, {"Password", "x"}, {"OrganizationID", "A"}}});
+  doc["Organizations"] = {{"A", {{"Name", "Acme"}, {"Hosts", {"acme.example"}}, {"Future", 1}}}};
+  auto config = ServerConfig::FromJson(doc, dir.Path());
+  ASSERT_TRUE(config) << config.error().Message();
+  EXPECT_EQ(config->Organizations()["A"]["Future"], 1);
+  EXPECT_EQ(config->AdminOrganization("root"), "");
+  EXPECT_EQ(config->AdminOrganization("t"), "A");
+  EXPECT_EQ(config->AdminOrganization("nobody"), std::nullopt);
+  EXPECT_TRUE(ServerConfig::FromJson(ServerConfig::Default(dir.Path()), dir.Path())
+                  ->Organizations()
+                  .empty());
+  for (const auto& [pointer, value] :
+       std::vector<std::pair<std::string, Json>>{{"/Organizations", Json::array()},
+                                                 {"/Organizations/A", "Acme"},
+                                                 {"/Organizations/A/Name", 1},
+                                                 {"/Organizations/A/IsSuspended", "no"},
+                                                 {"/AdminUsers/1/OrganizationID", 7}}) {
+    Json bad = doc;
+    bad[Json::json_pointer(pointer)] = value;
+    EXPECT_FALSE(ServerConfig::FromJson(bad, dir.Path())) << pointer;
+  }
+}
+
 }  // namespace
 }  // namespace halley::server

@@ -63,6 +63,11 @@ Result<Session> SessionStore::Check(const std::string& key, int64_t max_idle_sec
   return Session{rows[0].Text(0), rows[0].Text(1)};
 }
 
+Result<void> SessionStore::End(const std::string& key) {
+  HALLEY_RETURN_IF_ERROR(db_.Execute("DELETE FROM sessions WHERE key_digest = ?", {Digest(key)}));
+  return {};
+}
+
 Result<void> SessionStore::EndAll(const std::string& username, const std::string& type) {
   HALLEY_RETURN_IF_ERROR(
       db_.Execute("DELETE FROM sessions WHERE username = ? AND type = ?", {username, type}));

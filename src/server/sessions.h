@@ -29,6 +29,8 @@ class SessionStore {
   // The session of `key` if it exists and was used within `max_idle_seconds`; refreshes its
   // last use. kUnauthenticated otherwise (an expired session is deleted).
   Result<Session> Check(const std::string& key, int64_t max_idle_seconds);
+  // Ends the session of `key` (sign-out); a key that is not a session is no error.
+  Result<void> End(const std::string& key);
   // Ends every session of a user (password change, deletion).
   Result<void> EndAll(const std::string& username, const std::string& type);
 

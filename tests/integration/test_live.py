@@ -38,28 +38,7 @@ from test_proxies import Tinyproxy  # noqa: E402
 
 class Live(DeviceTestCase):
     def start_daemon(self, env=None, *global_args, poll="1"):
-        argv = [harness.OPTIONS.backup_tool, *global_args, "daemon", "--poll-seconds", poll]
-        err = open(os.path.join(os.fsdecode(self.wd.path), f"daemon{len(self.procs)}.err"),
-                   "w+b")
-        p = subprocess.Popen(argv, env=env or self.device.env, stdout=subprocess.DEVNULL,
-                             stderr=err)
-        p.err = err
-        self.procs.append(p)
-        return p
-
-    def daemon_log(self, p):
-        p.err.seek(0)
-        return p.err.read().decode(errors="replace")
-
-    def wait(self, predicate, what, timeout=60):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = predicate()
-            if last:
-                return last
-            time.sleep(0.3)
-        self.fail(f"timed out waiting for {what} (last: {last!r})")
+        return super().start_daemon(env or self.device.env, *global_args, poll=poll)
 
     def connection(self, server, not_id=None):
         """The device's live connection ID on `server` (waits for one other than not_id)."""

@@ -12,7 +12,9 @@ password, the R key or a vault's key.
 import json
 import os
 import stat
+import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -89,6 +91,32 @@ class AccountTestCase(HalleydTestCase):
 
     def job_log(self, job):
         return self.admin_api("admin/get-job-log-entries", JobID=job["GUID"])
+
+    def start_daemon(self, env, *global_args, poll="1"):
+        """`backup-tool daemon` of the device whose environment is `env`, its stderr kept for
+        daemon_log; killed at the end of the test."""
+        argv = [harness.OPTIONS.backup_tool, *global_args, "daemon", "--poll-seconds", poll]
+        err = open(os.path.join(os.fsdecode(self.wd.path), f"daemon{len(self.procs)}.err"),
+                   "w+b")
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        p.err = err
+        self.procs.append(p)
+        return p
+
+    def daemon_log(self, p):
+        p.err.seek(0)
+        return p.err.read().decode(errors="replace")
+
+    def wait(self, predicate, what, timeout=60):
+        """predicate()'s first true value, polled until `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.3)
+        self.fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 class DeviceTestCase(AccountTestCase):
@@ -505,6 +533,10 @@ class Managed(AccountTestCase):
         self.assertIn("login passwd", reply["Message"])
         self.admin_api("admin/reset-user-password", TargetUser="carol", NewPassword="carol 2")
         self.assertEqual(d.status(), UNREGISTERED)  # the stored credentials are the old ones
+        # Commands that need the server say it refused the device (13), not a wrong password.
+        for argv in (("--vault", "v", "snapshots"), ("vault", "list"), ("item", "list")):
+            r = d.bt(*argv, expect=13)
+            self.assertIn("refused", r.stderr, r.describe())
         d.bt(*login, password="carol 1", expect=13)
         r = d.bt(*login, password="carol 2", expect=0)
         self.assertIn("reset by an administrator", r.stdout)

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "client/server_api.h"
+#include "httpclient/server_api.h"
 
 #include <gtest/gtest.h>
 
 #include "base/test_util.h"
 
-namespace halley::client {
+namespace halley::httpclient {
 namespace {
 
 using testutil::FailsWith;
@@ -41,4 +41,4 @@ TEST(ServerApiTest, NoAnswerIsRetryable) {
 }
 
 }  // namespace
-}  // namespace halley::client
+}  // namespace halley::httpclient

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "client/server_api.h"
+#include "httpclient/server_api.h"
 
-namespace halley::client {
+namespace halley::httpclient {
 namespace {
 
 // A profile with many devices and vaults is a few hundred KiB; job lists can be longer.
@@ -58,8 +58,8 @@ Result<std::string> NormalizeServerUrl(std::string_view url) {
   const size_t path_start = u.find('/', host_start);
   const std::string host = u.substr(host_start, path_start - host_start);
   if (host.empty() || host.find('@') != std::string::npos) {
-    return Fail(ErrorCode::kInvalidArgument, "server URL " + httpclient::RedactUrl(url) +
-                                                 " must name a host and carry no credentials");
+    return Fail(ErrorCode::kInvalidArgument,
+                "server URL " + RedactUrl(url) + " must name a host and carry no credentials");
   }
   if (u.find_first_of("?#") != std::string::npos) {
     return Fail(ErrorCode::kInvalidArgument,
@@ -80,8 +80,8 @@ std::string EncodeForm(const Form& fields) {
   return out;
 }
 
-ServerApi::ServerApi(std::string server, httpclient::ClientOptions options)
-    : server_(std::move(server)), http_(std::make_unique<httpclient::Client>(std::move(options))) {}
+ServerApi::ServerApi(std::string server, ClientOptions options)
+    : server_(std::move(server)), http_(std::make_unique<Client>(std::move(options))) {}
 
 Result<Json> ServerApi::Call(std::string_view endpoint, const Form& fields,
                              const Credentials& who) const {
@@ -90,7 +90,7 @@ Result<Json> ServerApi::Call(std::string_view endpoint, const Form& fields,
   form.emplace_back("AuthType", "Password");
   form.emplace_back("Password", who.secret);
   const std::string body = EncodeForm(form);
-  httpclient::Request req;
+  Request req;
   req.method = "POST";
   req.url = server_ + "api/v1/" + std::string(endpoint);
   req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
@@ -123,4 +123,4 @@ Result<Json> ServerApi::Call(std::string_view endpoint, const Form& fields,
   return std::move(*reply);
 }
 
-}  // namespace halley::client
+}  // namespace halley::httpclient

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The client's side of halleyd's JSON API (docs/server.md "The API"): form-encoded POSTs to
-// <server>api/v1/<endpoint> carrying the caller's credentials, JSON replies. A user's
-// credentials are the username and the L secret ("zkr1:" + hex), never the password itself.
+// The calling side of halleyd's JSON API (docs/server.md "The API"): form-encoded POSTs to
+// <server>api/v1/<endpoint> carrying the caller's credentials, JSON replies. Devices use it
+// (client/), and halleyd itself to reach another server's Storage Role. A user's credentials
+// are the username and the L secret ("zkr1:" + hex), never the password itself.
 #pragma once
 
 #include <memory>
@@ -15,7 +16,7 @@
 #include "base/json.h"
 #include "httpclient/http_client.h"
 
-namespace halley::client {
+namespace halley::httpclient {
 
 using Form = std::vector<std::pair<std::string, std::string>>;
 
@@ -35,7 +36,7 @@ std::string EncodeForm(const Form& fields);
 class ServerApi {
  public:
   // `server` as NormalizeServerUrl returns it. Does not contact the server.
-  ServerApi(std::string server, httpclient::ClientOptions options);
+  ServerApi(std::string server, ClientOptions options);
 
   const std::string& Server() const { return server_; }
 
@@ -49,7 +50,7 @@ class ServerApi {
 
  private:
   std::string server_;
-  std::unique_ptr<httpclient::Client> http_;
+  std::unique_ptr<Client> http_;
 };
 
-}  // namespace halley::client
+}  // namespace halley::httpclient
