@@ -108,6 +108,22 @@ Response MetaVersion(Call& c) {
   return Response::Json(Dump(j));
 }
 
+// The admins of `before` that `after` removes or gives another password or organization.
+std::vector<std::string> ChangedAdmins(const Json& before, const Json& after) {
+  std::vector<std::string> out;
+  const Json after_admins = after.value("AdminUsers", Json::array());
+  for (const Json& old : before.value("AdminUsers", Json::array())) {
+    const std::string name = old.value("Username", "");
+    const auto same = std::find_if(after_admins.begin(), after_admins.end(),
+                                   [&](const Json& a) { return a.value("Username", "") == name; });
+    if (same == after_admins.end() || same->value("Password", "") != old.value("Password", "") ||
+        same->value("OrganizationID", "") != old.value("OrganizationID", "")) {
+      out.push_back(name);
+    }
+  }
+  return out;
+}
+
 Response ServerConfigGet(Call& c) { return Response::Json(Dump(c.app.Config().Document())); }
 
 Response ServerConfigSet(Call& c) {
@@ -121,11 +137,20 @@ Response ServerConfigSet(Call& c) {
     return Response::Message(400, "The configuration must keep at least one administrator");
   }
   if (auto hashed = next->HashPlaintextPasswords(); !hashed) return ErrorReply(hashed.error());
+  std::vector<std::string> changed_admins;
   auto saved = c.app.UpdateConfig([&](ServerConfig& config) -> Result<void> {
+    changed_admins = ChangedAdmins(config.Document(), next->Document());
     config = *next;
     return {};
   });
   if (!saved) return ErrorReply(saved.error());
+  // A removed admin, or one whose password or organization changed, signs in again: a leaked
+  // password is rotated by changing it, and a reused name gets none of the old sessions.
+  for (const std::string& name : changed_admins) {
+    if (auto ended = c.app.Sessions().EndAll(name, "admin"); !ended) {
+      return ErrorReply(ended.error());
+    }
+  }
   LogLine(LogLevel::kInfo, "server_config_set", {{"user", c.user}});
   // Listen addresses and storage volumes are read at start.
   return Response::Message(200, "OK (listen addresses and storage changes apply after a restart)");

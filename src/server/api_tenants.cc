@@ -54,7 +54,12 @@ constexpr std::string_view kTenantEndpoints[] = {
     "admin/job/abandon",
     "admin/job/cancel",
     "admin/dispatcher/*",
-    "admin/policies/*",
+    "admin/policies/list",
+    "admin/policies/list-full",
+    "admin/policies/get",
+    "admin/policies/new",
+    "admin/policies/set",
+    "admin/policies/delete",
 };
 
 // Endpoints whose TargetUser is created by the call, so it need not exist yet.
@@ -66,19 +71,23 @@ bool Listed(std::span<const std::string_view> list, std::string_view endpoint) {
   });
 }
 
-Error OtherOrganization(const std::string& what) {
-  return Error(ErrorCode::kPermissionDenied, what + " belongs to another organization");
+// What a tenant admin hears of another organization's object: the same as of a missing one,
+// so that names cannot be probed.
+Error OtherOrganization(const std::string& kind, const std::string& id) {
+  return Error(ErrorCode::kNotFound, "no " + kind + " '" + id + "'");
 }
 
-// The user `name` must exist (unless `may_be_new`) and be in the caller's organization.
-Result<void> CheckUser(Call& c, const std::string& name, bool may_be_new) {
+// The user `name` must exist (unless `may_be_new`) and be in the caller's organization; if not,
+// `refused` (by default: no such user).
+Result<void> CheckUser(Call& c, const std::string& name, bool may_be_new,
+                       std::optional<Error> refused = std::nullopt) {
   auto p = c.app.Users().Get(name);
   if (!p) {
     if (p.error().Code() == ErrorCode::kNotFound && may_be_new) return {};
-    return Fail(p.error());
+    return Fail(refused && p.error().Code() == ErrorCode::kNotFound ? *refused : p.error());
   }
   if (!InScope(c, TextField(p->profile, "OrganizationID"))) {
-    return Fail(OtherOrganization("user '" + name + "'"));
+    return Fail(refused ? *refused : OtherOrganization("user", name));
   }
   return {};
 }
@@ -121,6 +130,8 @@ Result<UserScope> UserScope::Of(Call& c) {
 Result<void> AdmitAdmin(Call& c, std::string_view endpoint) {
   const std::optional<std::string> org = c.app.Config().AdminOrganization(c.user);
   if (!org) {
+    // Its sessions end with it: a name given to a new admin later must not inherit them.
+    (void)c.app.Sessions().EndAll(c.user, "admin");
     return Fail(ErrorCode::kUnauthenticated,
                 "The administrator account '" + c.user + "' no longer exists");
   }
@@ -143,7 +154,8 @@ Result<void> AdmitAdmin(Call& c, std::string_view endpoint) {
   }
   if (const std::string* id = c.Get("JobID"); id && !id->empty()) {
     HALLEY_ASSIGN_OR_RETURN(Json job, c.app.Jobs().Get(*id));
-    HALLEY_RETURN_IF_ERROR(CheckUser(c, TextField(job, "Username"), false));
+    HALLEY_RETURN_IF_ERROR(
+        CheckUser(c, TextField(job, "Username"), false, OtherOrganization("job", *id)));
   }
   if (const std::string* id = c.Get("TargetID"); id && !id->empty()) {
     const std::optional<LiveDevice> device = c.app.Live().Find(*id);
@@ -152,11 +164,13 @@ Result<void> AdmitAdmin(Call& c, std::string_view endpoint) {
       return Fail(ErrorCode::kPermissionDenied,
                   "The registration lobby is only available to top-level administrators");
     }
-    HALLEY_RETURN_IF_ERROR(CheckUser(c, device->username, false));
+    HALLEY_RETURN_IF_ERROR(
+        CheckUser(c, device->username, false,
+                  Error(ErrorCode::kNotFound, "No live connection '" + *id + "'")));
   }
   if (const std::string* id = c.Get("BucketID"); id && !id->empty()) {
     HALLEY_ASSIGN_OR_RETURN(BucketProperties bucket, c.app.Buckets().Get(*id));
-    if (!InScope(c, bucket.organization_id)) return Fail(OtherOrganization("bucket '" + *id + "'"));
+    if (!InScope(c, bucket.organization_id)) return Fail(OtherOrganization("bucket", *id));
   }
   if (const std::string* id = c.Get("PolicyID"); id && !id->empty()) {
     // One that does not exist is for the handler to refuse (or, for policies/set, to create
@@ -164,7 +178,7 @@ Result<void> AdmitAdmin(Call& c, std::string_view endpoint) {
     auto policy = c.app.Users().GetPolicy(*id);
     if (!policy && policy.error().Code() != ErrorCode::kNotFound) return Fail(policy.error());
     if (policy && !InScope(c, TextField(policy->policy, "OrganizationID"))) {
-      return Fail(OtherOrganization("policy '" + *id + "'"));
+      return Fail(OtherOrganization("policy", *id));
     }
   }
   return {};

@@ -89,8 +89,21 @@ Result<void> ValidateProfile(const Json& p) {
   for (const char* k : {"MaximumDevices", "PasswordFormat", "CreateTime"}) {
     if (p.contains(k) && !p[k].is_number_integer()) return wrong(k, "an integer");
   }
-  for (const char* k : {"Username", "OrganizationID", "PasswordHash", "PasswordRecovery"}) {
+  for (const char* k :
+       {"Username", "OrganizationID", "PasswordHash", "PasswordRecovery", "PolicyID"}) {
     if (p.contains(k) && !p[k].is_string()) return wrong(k, "a string");
+  }
+  // Each Storage Vault is an object with an integer type: a null or malformed entry would be a
+  // vault deleted (or retyped) past the policy checks.
+  if (p.contains("Destinations")) {
+    for (const auto& [id, v] : p["Destinations"].items()) {
+      if (!v.is_object() || !v.contains("DestinationType") ||
+          !v["DestinationType"].is_number_integer()) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "ProfileData.Destinations." + id +
+                        " must be an object with an integer DestinationType");
+      }
+    }
   }
   if (p.contains("Policy") && !p["Policy"].is_object()) return wrong("Policy", "an object");
   return {};
@@ -187,7 +200,7 @@ Response AddRequestedVault(Call& c, const std::string& user) {
   const BucketRequest request{
       static_cast<int>(*format), c.GetOr("SetKeyHashValue"),
       owner->profile.value("OrganizationID", ""),
-      limited ? std::max<int64_t>(chosen->value("StorageLimitBytes", 0), 0) : 0};
+      limited ? std::max<int64_t>(chosen->value("StorageLimitBytes", int64_t{0}), 0) : 0};
   RemoteBucket bucket;
   if (remote) {
     auto registered = RegisterRemoteBucket(*chosen, request);
@@ -227,7 +240,7 @@ Response AddRequestedVault(Call& c, const std::string& user) {
                 {"EncryptedEncryptionKey", ""},
                 {"RepoInitTimestamp", 0},
                 {"StorageLimitEnabled", chosen->value("StorageLimitEnabled", false)},
-                {"StorageLimitBytes", chosen->value("StorageLimitBytes", 0)}};
+                {"StorageLimitBytes", request.limit_bytes}};
   auto updated = c.app.Users().Update(user, [&](Json& profile) -> Result<void> {
     profile["Destinations"][id] = vault;
     return {};
@@ -473,7 +486,10 @@ Response RemoteStorageSet(Call& c) {
 Response RemoteStorageTest(Call& c) {
   auto tmpl = c.JsonParam("TemplateOptions");
   if (!tmpl) return ErrorReply(tmpl.error());
-  if (!tmpl->is_object() || tmpl->value("Type", "") != "comet") {
+  if (auto valid = ValidateStorageTemplates(Json::array({*tmpl})); !valid) {
+    return ErrorReply(valid.error());
+  }
+  if (tmpl->value("Type", "") != "comet") {
     return Response::Message(501, "Only 'comet' Storage Templates can be tested so far");
   }
   if (!IsRemoteTemplate(*tmpl)) {

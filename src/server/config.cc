@@ -96,48 +96,6 @@ Result<void> ExpectRange(const Json& parent, const char* key, int64_t min, int64
   return {};
 }
 
-// Storage Templates (remote_storage.h): objects with a unique ID and a Type, at most one
-// Default; a remote one has an http(s) RemoteAddress and the admin login to use there.
-Result<void> ValidateStorageTemplates(const Json& templates) {
-  std::set<std::string> ids;
-  int defaults = 0;
-  for (const Json& t : templates) {
-    const std::string where = "AuthenticationRole.RemoteStorage[]";
-    for (const char* key : {"Type", "ID", "Description", "RemoteAddress", "Username", "Password"}) {
-      HALLEY_RETURN_IF_ERROR(Expect(t, key, Kind::kString, where));
-    }
-    HALLEY_RETURN_IF_ERROR(Expect(t, "Default", Kind::kBool, where));
-    HALLEY_RETURN_IF_ERROR(Expect(t, "StorageLimitEnabled", Kind::kBool, where));
-    HALLEY_RETURN_IF_ERROR(Expect(t, "StorageLimitBytes", Kind::kInt, where));
-    const std::string id = t.is_object() ? t.value("ID", "") : "";
-    if (id.empty() || t.value("Type", "").empty()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "halleyd.cfg: every Storage Template (" + where + ") needs an ID and a Type");
-    }
-    if (!ids.insert(id).second) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "halleyd.cfg: two Storage Templates have the ID '" + id + "'");
-    }
-    defaults += BoolOr(t, "Default", false) ? 1 : 0;
-    const std::string address = t.value("RemoteAddress", "");
-    if (!address.empty() && address.rfind("http://", 0) != 0 && address.rfind("https://", 0) != 0) {
-      return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: Storage Template '" + id +
-                                                   "': RemoteAddress must be an http:// or "
-                                                   "https:// URL");
-    }
-    if (!address.empty() && t.value("Username", "").empty()) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "halleyd.cfg: Storage Template '" + id +
-                      "' needs the Username and Password of an administrator on " + address);
-    }
-  }
-  if (defaults > 1) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "halleyd.cfg: only one Storage Template may be the Default");
-  }
-  return {};
-}
-
 Result<void> ValidateDestination(const Json& d, const std::string& where, bool allow_span) {
   HALLEY_RETURN_IF_ERROR(Expect(d, "DestinationType", Kind::kInt, where));
   HALLEY_RETURN_IF_ERROR(Expect(d, "LocalcopyPath", Kind::kString, where));
@@ -182,6 +140,46 @@ Result<void> ValidateDestination(const Json& d, const std::string& where, bool a
 }
 
 }  // namespace
+
+Result<void> ValidateStorageTemplates(const Json& templates) {
+  std::set<std::string> ids;
+  int defaults = 0;
+  for (const Json& t : templates) {
+    const std::string where = "AuthenticationRole.RemoteStorage[]";
+    for (const char* key : {"Type", "ID", "Description", "RemoteAddress", "Username", "Password"}) {
+      HALLEY_RETURN_IF_ERROR(Expect(t, key, Kind::kString, where));
+    }
+    HALLEY_RETURN_IF_ERROR(Expect(t, "Default", Kind::kBool, where));
+    HALLEY_RETURN_IF_ERROR(Expect(t, "StorageLimitEnabled", Kind::kBool, where));
+    HALLEY_RETURN_IF_ERROR(Expect(t, "StorageLimitBytes", Kind::kInt, where));
+    const std::string id = t.is_object() ? t.value("ID", "") : "";
+    if (id.empty() || t.value("Type", "").empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: every Storage Template (" + where + ") needs an ID and a Type");
+    }
+    if (!ids.insert(id).second) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: two Storage Templates have the ID '" + id + "'");
+    }
+    defaults += BoolOr(t, "Default", false) ? 1 : 0;
+    const std::string address = t.value("RemoteAddress", "");
+    if (!address.empty() && address.rfind("http://", 0) != 0 && address.rfind("https://", 0) != 0) {
+      return Fail(ErrorCode::kInvalidArgument, "halleyd.cfg: Storage Template '" + id +
+                                                   "': RemoteAddress must be an http:// or "
+                                                   "https:// URL");
+    }
+    if (!address.empty() && t.value("Username", "").empty()) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "halleyd.cfg: Storage Template '" + id +
+                      "' needs the Username and Password of an administrator on " + address);
+    }
+  }
+  if (defaults > 1) {
+    return Fail(ErrorCode::kInvalidArgument,
+                "halleyd.cfg: only one Storage Template may be the Default");
+  }
+  return {};
+}
 
 Json ServerConfig::Default(const std::string& data_dir) {
   (void)data_dir;  // paths are stored relative to the data directory

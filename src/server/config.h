@@ -43,6 +43,10 @@ struct LoginProtection {
   int cooldown_seconds = 300;
 };
 
+// Checks Storage Templates (AuthenticationRole.RemoteStorage[]): objects with a unique ID and a
+// Type, at most one Default; a remote one has an http(s) RemoteAddress and an admin login.
+Result<void> ValidateStorageTemplates(const Json& templates);
+
 class ServerConfig {
  public:
   // Reads `path`; if it does not exist, writes the default configuration for `data_dir` there

@@ -97,14 +97,6 @@ Result<void> CheckUserProfileWrite(const Json& stored, const Json& next) {
   const Json& after_field = Member(next, "Destinations");
   const Json& before = before_field.is_object() ? before_field : kNone;
   const Json& after = after_field.is_object() ? after_field : kNone;
-  if (no_delete) {
-    for (const auto& [id, vault] : before.items()) {
-      if (!after.contains(id)) {
-        return Refused(kPreventDeleteStorageVault,
-                       "deleting Storage Vaults: the write removes " + VaultName(id, vault));
-      }
-    }
-  }
   if (no_custom) {
     for (const auto& [id, vault] : after.items()) {
       const Json& type = Member(vault, "DestinationType");
@@ -117,6 +109,23 @@ Result<void> CheckUserProfileWrite(const Json& stored, const Json& next) {
                        "adding Storage Vaults other than requested ones (type 1003): the write "
                        "adds " +
                            VaultName(id, vault) + " of type " + type.dump());
+      }
+    }
+  }
+  if (no_delete) {
+    // Repointing a vault (another type, server or bucket) loses it as surely as removing it.
+    for (const auto& [id, vault] : before.items()) {
+      const auto now = after.find(id);
+      if (now == after.end()) {
+        return Refused(kPreventDeleteStorageVault,
+                       "deleting Storage Vaults: the write removes " + VaultName(id, vault));
+      }
+      for (const char* where : {"DestinationType", "CometServer", "CometBucket"}) {
+        if (Member(*now, where) != Member(vault, where)) {
+          return Refused(kPreventDeleteStorageVault,
+                         "deleting Storage Vaults: the write changes the " + std::string(where) +
+                             " of " + VaultName(id, vault));
+        }
       }
     }
   }

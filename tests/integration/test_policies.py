@@ -145,6 +145,14 @@ class Policies(AccountTestCase):
         del profile["Destinations"]["usb"]
         self.assert_refused(self.user_write(profile, hash_, expect=403),
                             "PreventDeleteStorageVault")
+        # ... nor emptied or repointed, which loses it as well.
+        profile, hash_ = self.user_profile()
+        profile["Destinations"]["usb"] = None
+        self.assertIn("DestinationType", self.user_write(profile, hash_, expect=400)["Message"])
+        profile, hash_ = self.user_profile()
+        profile["Destinations"][vault_id]["CometBucket"] = "somewhere-else"
+        self.assert_refused(self.user_write(profile, hash_, expect=403),
+                            "PreventDeleteStorageVault")
         profile = self.profile()
         del profile["Destinations"]["usb"]
         self.admin_api("admin/set-user-profile", TargetUser=USER, ProfileData=profile)
@@ -225,7 +233,7 @@ class Policies(AccountTestCase):
         self.assertEqual((status, reply), (200, {}))
         status, reply = self.server.api("admin/dispatcher/refetch-profile", auth=tenant,
                                         TargetID=cid)
-        self.assertEqual(status, 403, reply)
+        self.assertEqual((status, reply["Message"]), (404, f"No live connection '{cid}'"))
 
         # PreventChangeAccountPassword: `login passwd` is refused and the old password stays.
         new_file = self.wd.sub("new-password")
@@ -287,12 +295,12 @@ class Tenants(HalleydTestCase):
         for endpoint in ("admin/get-user-profile", "admin/get-user-profile-and-hash",
                          "admin/delete-user", "admin/get-jobs-for-user",
                          "admin/request-storage-vault"):
-            for other in ("beta-user", "top-user"):
-                reply = self.tenant_api(endpoint, expect=403, TargetUser=other)
-                self.assertIn("another organization", reply["Message"])
-        self.tenant_api("admin/set-user-profile", expect=403, TargetUser="beta-user",
+            # Another organization's user is as absent as one that does not exist.
+            for other in ("beta-user", "top-user", "nobody"):
+                reply = self.tenant_api(endpoint, expect=404, TargetUser=other)
+                self.assertEqual(reply["Message"], f"no user '{other}'")
+        self.tenant_api("admin/set-user-profile", expect=404, TargetUser="beta-user",
                         ProfileData={})
-        self.tenant_api("admin/get-user-profile", expect=404, TargetUser="nobody")
 
         # Top-level only: the server's configuration, organizations, the lobby.
         for endpoint, form in (("admin/meta/server-config/get", {}),
@@ -319,9 +327,9 @@ class Tenants(HalleydTestCase):
         self.assertEqual(len(self.admin_api("admin/policies/list")), 2)
         self.assertEqual(self.admin_api("admin/policies/get", PolicyID=own)["Policy"]
                          ["OrganizationID"], acme)
-        self.tenant_api("admin/policies/get", expect=403, PolicyID=theirs)
-        self.tenant_api("admin/policies/set", expect=403, PolicyID=theirs, Policy={})
-        self.tenant_api("admin/policies/delete", expect=403, PolicyID=theirs)
+        self.tenant_api("admin/policies/get", expect=404, PolicyID=theirs)
+        self.tenant_api("admin/policies/set", expect=404, PolicyID=theirs, Policy={})
+        self.tenant_api("admin/policies/delete", expect=404, PolicyID=theirs)
         # A user links only to a policy of its own organization.
         profile = self.tenant_api("admin/get-user-profile", TargetUser="acme-user")
         profile["PolicyID"] = own
@@ -337,8 +345,8 @@ class Tenants(HalleydTestCase):
         self.assertEqual(list(self.tenant_api("admin/storage/list-buckets")), [mine])
         self.assertEqual(self.tenant_api("admin/storage/bucket-properties", BucketID=mine)
                          ["OrganizationID"], acme)
-        self.tenant_api("admin/storage/bucket-properties", expect=403, BucketID=other)
-        self.tenant_api("admin/storage/delete-bucket", expect=403, BucketID=other)
+        self.tenant_api("admin/storage/bucket-properties", expect=404, BucketID=other)
+        self.tenant_api("admin/storage/delete-bucket", expect=404, BucketID=other)
         self.tenant_api("admin/storage/register-bucket", expect=403, SetOrganizationID=beta)
 
         # Jobs
@@ -358,8 +366,9 @@ class Tenants(HalleydTestCase):
         self.tenant_api("admin/get-job-properties", JobID=job_ids["acme-user"])
         for endpoint in ("admin/get-job-properties", "admin/get-job-log",
                          "admin/get-job-log-entries"):
-            self.tenant_api(endpoint, expect=403, JobID=job_ids["beta-user"])
-        self.tenant_api("admin/job/abandon", expect=403, TargetUser="acme-user",
+            reply = self.tenant_api(endpoint, expect=404, JobID=job_ids["beta-user"])
+            self.assertNotIn("beta-user", reply["Message"])
+        self.tenant_api("admin/job/abandon", expect=404, TargetUser="acme-user",
                         JobID=job_ids["beta-user"])
         self.assertEqual(self.tenant_api("admin/dispatcher/list-active"), {})
 
@@ -372,6 +381,21 @@ class Tenants(HalleydTestCase):
         self.admin_api("admin/organization/delete", OrganizationID=empty)
         self.admin_api("admin/organization/delete", expect=404, OrganizationID=empty)
         self.assertEqual(set(self.admin_api("admin/organization/list")), {acme, beta})
+
+        # A new password ends the admin's sessions (a leaked one is rotated that way); the
+        # other admins' sessions stay.
+        top_key = self.admin_api("admin/account/session-start")["SessionKey"]
+        config = self.admin_api("admin/meta/server-config/get")
+        for a in config["AdminUsers"]:
+            if a["Username"] == "acme-admin":
+                a.update(Password="acme's new password", PasswordFormat=0)
+        self.admin_api("admin/meta/server-config/set", Config=config)
+        for user, session, expect in (("acme-admin", key, 401), (self.admin[0], top_key, 200)):
+            status, reply = self.server.api("admin/meta/version", Username=user,
+                                            AuthType="SessionKey", SessionKey=session)
+            self.assertEqual(status, expect, (user, reply))
+        self.tenant = ("acme-admin", "acme's new password")
+        key = self.tenant_api("admin/account/session-start")["SessionKey"]
 
         # A deleted admin's session ends with its account.
         config = self.admin_api("admin/meta/server-config/get")
