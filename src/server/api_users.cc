@@ -21,8 +21,10 @@ namespace {
 
 // Fields only reset-user-password changes.
 constexpr const char* kPasswordFields[] = {"PasswordFormat", "PasswordHash", "PasswordRecovery"};
-// Fields a user may not change in their own profile (an admin may).
-constexpr const char* kAdminOnlyFields[] = {"IsSuspended",
+// Fields a user may not change in their own profile (an admin may). Devices come and go only
+// through register-device (which enforces MaximumDevices) and revoke-device.
+constexpr const char* kAdminOnlyFields[] = {"Devices",
+                                            "IsSuspended",
                                             "LastSuspended",
                                             "AllProtectedItemsQuotaEnabled",
                                             "AllProtectedItemsQuotaBytes",

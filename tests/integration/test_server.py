@@ -517,6 +517,7 @@ class AuthenticationRoleTest(ServerTestBase):
         profile, old_hash = got["Profile"], got["ProfileHash"]
         profile["FutureField"] = {"kept": [1, 2, 3]}
         profile["IsSuspended"] = True          # not the user's to change
+        profile["Devices"]["dev-2"] = {"FriendlyName": "unregistered"}  # register-device's
         profile["PasswordHash"] = "forged"     # nobody's to change this way
         status, reply = s.api("user/web/set-user-profile-hash", ProfileData=profile,
                               RequireHash=old_hash, **dev)
@@ -527,6 +528,7 @@ class AuthenticationRoleTest(ServerTestBase):
         status, got = s.api("admin/get-user-profile-and-hash", auth=admin, TargetUser=user)
         self.assertEqual(got["Profile"]["FutureField"], {"kept": [1, 2, 3]})
         self.assertFalse(got["Profile"]["IsSuspended"])
+        self.assertEqual(list(got["Profile"]["Devices"]), ["dev-1"])
         self.assertTrue(got["Profile"]["PasswordHash"].startswith("$2b$"))
 
         # The device requests a vault keeping its bucket key: only a hash goes to the server.
