@@ -34,6 +34,9 @@ S3RVER_GAPS = [
     "*WrongCredentialsAreRefused*",        # signatures are not checked
     "*ObjectLock*",                        # no Object Lock (nor versioning) at all
     "*/Locked",                            # the same: the suite in a locked bucket
+    # A listing that meets an object still being written answers 500 InternalError (seen
+    # once in CI under ASan); Ceph runs this test, and clients retry 5xx.
+    "*ConcurrentPutGetList*",
 ]
 # What Ceph 16.2 does not do: in a versioned bucket (every locked one) a PUT with
 # If-None-Match: * over an existing key succeeds as a new version.
