@@ -162,4 +162,10 @@ Result<uint64_t> OptionalJsonUint(const Json& obj, const char* field, uint64_t d
   return it->get<uint64_t>();
 }
 
+std::string StringField(const Json& obj, const char* field) {
+  if (!obj.is_object()) return {};
+  auto it = obj.find(field);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 }  // namespace halley

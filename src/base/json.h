@@ -37,6 +37,9 @@ Result<uint64_t> JsonUint(const Json& obj, const char* field);
 Result<int64_t> JsonInt(const Json& obj, const char* field);
 Result<bool> JsonBool(const Json& obj, const char* field);
 Result<std::string> OptionalJsonString(const Json& obj, const char* field, std::string def = {});
+// obj[field] if it is a string, else "": for JSON from elsewhere (a client, a profile, another
+// server), where nlohmann's value() would throw on a field of another type.
+std::string StringField(const Json& obj, const char* field);
 Result<uint64_t> OptionalJsonUint(const Json& obj, const char* field, uint64_t def = 0);
 
 }  // namespace halley

@@ -66,12 +66,6 @@ std::string SftpEndpoint(const std::string& server) {
 
 }  // namespace
 
-std::string StringField(const Json& j, const char* field) {
-  if (!j.is_object()) return "";
-  auto it = j.find(field);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 int64_t IntField(const Json& j, const char* field) {
   if (!j.is_object()) return 0;
   auto it = j.find(field);

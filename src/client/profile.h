@@ -48,7 +48,7 @@ inline constexpr char kEngineFile[] = "engine1/file";
 
 // A profile is data from the network: these read a field as "" / 0 when it is missing or of
 // another type (nlohmann's value() would throw).
-std::string StringField(const Json& j, const char* field);
+using halley::StringField;
 int64_t IntField(const Json& j, const char* field);
 
 // The ID of the entry of profile[section] ("Destinations", "Sources", "BackupRules") called `name`:

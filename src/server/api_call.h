@@ -27,14 +27,6 @@ inline std::string Dump(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// j[key] if it is a string, else "" (for JSON from clients: nlohmann's value() throws on a
-// field of another type).
-inline std::string TextField(const Json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 inline Response Ok() { return Response::Message(200, "OK"); }
 inline Response ErrorReply(const Error& e) {
   return Response::Message(HttpStatus(e.Code()), e.Message());

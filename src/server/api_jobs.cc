@@ -25,7 +25,7 @@ Response ScopedJobs(Call& c, Result<std::vector<Json>> jobs) {
   if (!jobs) return ErrorReply(jobs.error());
   auto scope = UserScope::Of(c);
   if (!scope) return ErrorReply(scope.error());
-  std::erase_if(*jobs, [&](const Json& job) { return !scope->Sees(TextField(job, "Username")); });
+  std::erase_if(*jobs, [&](const Json& job) { return !scope->Sees(StringField(job, "Username")); });
   return Response::Json(Dump(*jobs));
 }
 

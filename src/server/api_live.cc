@@ -122,7 +122,7 @@ Response DispatcherListActive(Call& c) {
   auto scope = UserScope::Of(c);
   if (!scope) return ErrorReply(scope.error());
   for (auto it = active.begin(); it != active.end();) {
-    it = scope->Sees(TextField(*it, "Username")) ? std::next(it) : active.erase(it);
+    it = scope->Sees(StringField(*it, "Username")) ? std::next(it) : active.erase(it);
   }
   return Response::Json(Dump(active));
 }

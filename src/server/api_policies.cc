@@ -54,8 +54,8 @@ Response List(Call& c, bool full) {
   if (!policies) return ErrorReply(policies.error());
   Json out = Json::object();
   for (auto& [id, policy] : *policies) {
-    if (!InScope(c, TextField(policy, "OrganizationID"))) continue;
-    out[id] = full ? std::move(policy) : Json(TextField(policy, "Description"));
+    if (!InScope(c, StringField(policy, "OrganizationID"))) continue;
+    out[id] = full ? std::move(policy) : Json(StringField(policy, "Description"));
   }
   return Response::Json(Dump(out));
 }

@@ -86,7 +86,7 @@ Result<void> CheckUser(Call& c, const std::string& name, bool may_be_new,
     if (p.error().Code() == ErrorCode::kNotFound && may_be_new) return {};
     return Fail(refused && p.error().Code() == ErrorCode::kNotFound ? *refused : p.error());
   }
-  if (!InScope(c, TextField(p->profile, "OrganizationID"))) {
+  if (!InScope(c, StringField(p->profile, "OrganizationID"))) {
     return Fail(refused ? *refused : OtherOrganization("user", name));
   }
   return {};
@@ -155,7 +155,7 @@ Result<void> AdmitAdmin(Call& c, std::string_view endpoint) {
   if (const std::string* id = c.Get("JobID"); id && !id->empty()) {
     HALLEY_ASSIGN_OR_RETURN(Json job, c.app.Jobs().Get(*id));
     HALLEY_RETURN_IF_ERROR(
-        CheckUser(c, TextField(job, "Username"), false, OtherOrganization("job", *id)));
+        CheckUser(c, StringField(job, "Username"), false, OtherOrganization("job", *id)));
   }
   if (const std::string* id = c.Get("TargetID"); id && !id->empty()) {
     const std::optional<LiveDevice> device = c.app.Live().Find(*id);
@@ -177,7 +177,7 @@ Result<void> AdmitAdmin(Call& c, std::string_view endpoint) {
     // in the caller's organization).
     auto policy = c.app.Users().GetPolicy(*id);
     if (!policy && policy.error().Code() != ErrorCode::kNotFound) return Fail(policy.error());
-    if (policy && !InScope(c, TextField(policy->policy, "OrganizationID"))) {
+    if (policy && !InScope(c, StringField(policy->policy, "OrganizationID"))) {
       return Fail(OtherOrganization("policy", *id));
     }
   }
@@ -233,14 +233,14 @@ Response OrganizationDelete(Call& c) {
   auto policies = c.app.Users().ListPolicies();
   if (!policies) return ErrorReply(policies.error());
   const auto policy_count = std::count_if(policies->begin(), policies->end(), [&](const auto& p) {
-    return TextField(p.second, "OrganizationID") == *id;
+    return StringField(p.second, "OrganizationID") == *id;
   });
   if (policy_count > 0) members.push_back(std::to_string(policy_count) + " policy(ies)");
   auto saved = c.app.UpdateConfig([&](ServerConfig& config) -> Result<void> {
     Json doc = config.Document();
     int admins = 0;
     for (const Json& a : doc.value("AdminUsers", Json::array())) {
-      if (TextField(a, "OrganizationID") == *id) ++admins;
+      if (StringField(a, "OrganizationID") == *id) ++admins;
     }
     if (admins > 0) members.push_back(std::to_string(admins) + " administrator(s)");
     if (!members.empty()) {

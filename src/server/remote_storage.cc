@@ -61,11 +61,8 @@ Result<RemoteBucket> RegisterRemoteBucket(const Json& tmpl, const BucketRequest&
   }
   auto reply = remote.api.Call("admin/storage/register-bucket", form, remote.admin);
   if (!reply) return Fail(InTemplate(tmpl, reply.error()));
-  const auto text = [&](const char* key) {
-    const auto it = reply->is_object() ? reply->find(key) : reply->end();
-    return it != reply->end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  RemoteBucket bucket{remote.api.Server(), text("NewBucketID"), text("NewBucketKey")};
+  RemoteBucket bucket{remote.api.Server(), StringField(*reply, "NewBucketID"),
+                      StringField(*reply, "NewBucketKey")};
   if (bucket.id.empty() || (request.key_hash.empty() && bucket.key.empty())) {
     // A bucket registered without the key this server needs is of no use: undone.
     if (!bucket.id.empty()) (void)DeleteRemoteBucket(tmpl, bucket.id);

@@ -71,6 +71,18 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+// Inserts the row of a new user or policy (key, JSON, the JSON's hash). An existing
+// key is kAlreadyExists naming `what`.
+Result<void> InsertNew(db::Database& db, std::string_view sql, const std::string& key,
+                       const std::string& text, const std::string& what) {
+  auto added = db.Execute(sql, {key, text, UserStore::HashOf(text)});
+  if (!added && added.error().Code() == ErrorCode::kAlreadyExists) {
+    return Fail(ErrorCode::kAlreadyExists, what + " already exists");
+  }
+  if (!added) return Fail(added.error());
+  return {};
+}
+
 }  // namespace
 
 Result<void> UserStore::ValidateUsername(std::string_view name) {
@@ -137,14 +149,8 @@ Result<void> UserStore::Add(const std::string& username, const Json& profile) {
   return db_.Transaction([&](db::Database& db) -> Result<void> {
     Json linked = profile;
     HALLEY_RETURN_IF_ERROR(LinkPolicy(db, linked, std::nullopt));
-    const std::string text = Dump(linked);
-    auto added = db.Execute("INSERT INTO users (username, profile, profile_hash) VALUES (?, ?, ?)",
-                            {username, text, HashOf(text)});
-    if (!added && added.error().Code() == ErrorCode::kAlreadyExists) {
-      return Fail(ErrorCode::kAlreadyExists, "user '" + username + "' already exists");
-    }
-    if (!added) return Fail(added.error());
-    return {};
+    return InsertNew(db, "INSERT INTO users (username, profile, profile_hash) VALUES (?, ?, ?)",
+                     username, Dump(linked), "user '" + username + "'");
   });
 }
 
@@ -221,14 +227,8 @@ Result<void> UserStore::Delete(const std::string& username) {
 }
 
 Result<void> UserStore::AddPolicy(const std::string& id, const Json& policy) {
-  const std::string text = Dump(policy);
-  auto added = db_.Execute("INSERT INTO policies (id, policy, policy_hash) VALUES (?, ?, ?)",
-                           {id, text, HashOf(text)});
-  if (!added && added.error().Code() == ErrorCode::kAlreadyExists) {
-    return Fail(ErrorCode::kAlreadyExists, "policy '" + id + "' already exists");
-  }
-  if (!added) return Fail(added.error());
-  return {};
+  return InsertNew(db_, "INSERT INTO policies (id, policy, policy_hash) VALUES (?, ?, ?)", id,
+                   Dump(policy), "policy '" + id + "'");
 }
 
 Result<StoredPolicy> UserStore::GetPolicy(const std::string& id) {
