@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -313,7 +314,8 @@ void BM_PackWriter(benchmark::State& state) {
 BENCHMARK(BM_PackWriter)->Unit(benchmark::kMillisecond);
 
 // ---------------------------------------------------------------------------------------------
-// Index: 1M data blobs in 1000 packs; lookups of present and absent IDs in random order.
+// Index: 1M data blobs in 1000 packs, and the scale model of a 10 TB vault, 10M blobs (of
+// 1 MiB on average) in 10,000 packs; lookups of present and absent IDs in random order.
 
 // Resident set size of this process, from /proc/self/statm.
 double ResidentBytes() {
@@ -331,7 +333,6 @@ double HeapBytes() {
 }
 
 struct IndexFixture {
-  static constexpr size_t kPacks = 1000;
   static constexpr size_t kBlobsPerPack = 1000;
   static constexpr size_t kProbes = 1 << 20;  // absent IDs, cycled
 
@@ -342,8 +343,8 @@ struct IndexFixture {
   double rss_per_blob = 0;
   double heap_per_blob = 0;
 
-  IndexFixture() {
-    const size_t blobs = kPacks * kBlobsPerPack;
+  explicit IndexFixture(size_t packs) {
+    const size_t blobs = packs * kBlobsPerPack;
     SplitMix64 rng(7);
     present.reserve(blobs);
     for (size_t i = 0; i < blobs; ++i) present.push_back(RandomId(rng));
@@ -361,7 +362,7 @@ struct IndexFixture {
     const double rss_before = ResidentBytes();
     const double heap_before = HeapBytes();
     std::vector<repo::PackedBlob> pack_blobs(kBlobsPerPack);
-    for (size_t p = 0; p < kPacks; ++p) {
+    for (size_t p = 0; p < packs; ++p) {
       uint32_t offset = 0;
       for (size_t b = 0; b < kBlobsPerPack; ++b) {
         repo::PackedBlob& blob = pack_blobs[b];
@@ -381,9 +382,12 @@ struct IndexFixture {
   }
 };
 
-IndexFixture& Indexed() {
-  static IndexFixture* fixture = new IndexFixture();  // built once, on first use; never freed
-  return *fixture;
+// Built once per size, on first use; never freed.
+IndexFixture& Indexed(size_t packs) {
+  static std::map<size_t, IndexFixture*> fixtures;
+  IndexFixture*& f = fixtures[packs];
+  if (f == nullptr) f = new IndexFixture(packs);
+  return *f;
 }
 
 // One iteration = kBatch lookups, so that the loop's own cost is negligible; ns/op is
@@ -435,7 +439,7 @@ void BM_Ceiling_MemoryRandomAccess(benchmark::State& state) {
 BENCHMARK(BM_Ceiling_MemoryRandomAccess)->Unit(benchmark::kMicrosecond);
 
 void BM_IndexLookupPresent(benchmark::State& state) {
-  IndexFixture& f = Indexed();
+  IndexFixture& f = Indexed(static_cast<size_t>(state.range(0)));
   size_t next = 0;
   for (auto _ : state) {
     for (size_t i = 0; i < kBatch; ++i) {
@@ -450,10 +454,10 @@ void BM_IndexLookupPresent(benchmark::State& state) {
   state.counters["bytes_per_blob"] = f.rss_per_blob;
   state.counters["heap_bytes_per_blob"] = f.heap_per_blob;
 }
-BENCHMARK(BM_IndexLookupPresent)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_IndexLookupPresent)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 void BM_IndexLookupAbsent(benchmark::State& state) {
-  IndexFixture& f = Indexed();
+  IndexFixture& f = Indexed(static_cast<size_t>(state.range(0)));
   size_t next = 0;
   for (auto _ : state) {
     for (size_t i = 0; i < kBatch; ++i) {
@@ -466,7 +470,7 @@ void BM_IndexLookupAbsent(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kBatch));
   state.counters["blobs"] = static_cast<double>(f.present.size());
 }
-BENCHMARK(BM_IndexLookupAbsent)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_IndexLookupAbsent)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
 // ---------------------------------------------------------------------------------------------
 // The per-blob save path end to end, in steady state: Repository::SaveBlob of a new 1 MiB blob

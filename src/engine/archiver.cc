@@ -13,7 +13,6 @@
 #include <thread>
 #include <unordered_set>
 
-#include "base/free_list.h"
 #include "base/host.h"
 #include "crypto/hash.h"
 #include "engine/snapshots.h"
@@ -32,18 +31,48 @@ using snapshot::Tree;
 constexpr size_t kReadBufferSize = 16 << 20;
 
 // Caps the bytes of file data held between reading and packing.
-class MemoryBudget {
+// Memory for file data read but not yet packed, within a budget. Requests above a quarter of
+// kReadBufferSize get a whole kReadBufferSize buffer, kept for reuse when released (big files
+// then cycle through the same few buffers instead of growing the heap); the budget counts the
+// kept ones too, and frees them when smaller requests need the room.
+class ReadMemory {
  public:
-  explicit MemoryBudget(size_t limit) : limit_(limit) {}
-  void Acquire(size_t n) {
+  explicit ReadMemory(size_t limit) : limit_(limit) {}
+
+  static size_t SizeFor(size_t n) { return n > kReadBufferSize / 4 ? kReadBufferSize : n; }
+
+  // REQUIRES: n == SizeFor(n). Uninitialised: it is about to be overwritten by read().
+  std::unique_ptr<uint8_t[]> Get(size_t n) {
+    std::vector<std::unique_ptr<uint8_t[]>> freed;  // dropped outside the lock
     std::unique_lock lock(mu_);
+    if (n == kReadBufferSize && !idle_.empty()) {
+      auto b = std::move(idle_.back());
+      idle_.pop_back();
+      return b;  // counted already
+    }
     // A request larger than the limit waits for an empty budget instead of forever.
-    cv_.wait(lock, [&] { return used_ == 0 || used_ + n <= limit_; });
+    while (used_ != 0 && used_ + n > limit_) {
+      if (idle_.empty()) {
+        cv_.wait(lock);
+        continue;
+      }
+      freed.push_back(std::move(idle_.back()));
+      idle_.pop_back();
+      used_ -= kReadBufferSize;
+    }
     used_ += n;
+    lock.unlock();
+    freed.clear();  // before the new one: the budget is what is held
+    return std::unique_ptr<uint8_t[]>(new uint8_t[n]);
   }
-  void Release(size_t n) {
+
+  void Put(std::unique_ptr<uint8_t[]> b, size_t n) {
     std::lock_guard lock(mu_);
-    used_ -= n;
+    if (n == kReadBufferSize) {
+      idle_.push_back(std::move(b));
+    } else {
+      used_ -= n;
+    }
     cv_.notify_all();
   }
 
@@ -51,28 +80,15 @@ class MemoryBudget {
   std::mutex mu_;
   std::condition_variable cv_;
   size_t limit_;
-  size_t used_ = 0;  // Guarded by mu_.
+  size_t used_ = 0;                               // Guarded by mu_: in use and idle.
+  std::vector<std::unique_ptr<uint8_t[]>> idle_;  // Guarded by mu_.
 };
 
-using ReadBufferList = FreeList<std::unique_ptr<uint8_t[]>>;
-
-// File data read from disk, shared by the chunks cut from it. Requests above a quarter of
-// kReadBufferSize get a whole kReadBufferSize buffer, reused through `pool`: big files then
-// cycle through the same few buffers instead of growing the heap.
+// File data read from disk, shared by the chunks cut from it.
 struct Buffer {
-  Buffer(MemoryBudget& b, ReadBufferList& p, size_t n)
-      : budget(b), pool(p), size(n > kReadBufferSize / 4 ? kReadBufferSize : n) {
-    budget.Acquire(size);
-    if (size == kReadBufferSize) data = pool.Take().value_or(nullptr);
-    // uninitialised: it is about to be overwritten by read()
-    if (!data) data.reset(new uint8_t[size]);
-  }
-  ~Buffer() {
-    if (size == kReadBufferSize) pool.Give(std::move(data));
-    budget.Release(size);
-  }
-  MemoryBudget& budget;
-  ReadBufferList& pool;
+  Buffer(ReadMemory& m, size_t n) : memory(m), size(ReadMemory::SizeFor(n)), data(m.Get(size)) {}
+  ~Buffer() { memory.Put(std::move(data), size); }
+  ReadMemory& memory;
   size_t size;
   std::unique_ptr<uint8_t[]> data;
 };
@@ -114,8 +130,7 @@ class Archiver {
       : repo_(repo),
         opts_(options),
         // The walker holds one buffer while it fills the next: the budget must fit two.
-        budget_(std::max(options.memory_budget, 2 * kReadBufferSize + 1)),
-        read_buffers_(options.memory_budget / kReadBufferSize + 1) {}
+        read_memory_(std::max(options.memory_budget, 2 * kReadBufferSize + 1)) {}
 
   Result<BackupResult> Run();
 
@@ -153,8 +168,7 @@ class Archiver {
 
   repo::Repository& repo_;
   const BackupOptions& opts_;
-  MemoryBudget budget_;
-  ReadBufferList read_buffers_;
+  ReadMemory read_memory_;
   std::unique_ptr<chunker::Chunker> chunker_;
   fs::NameCache names_;
   BackupResult result_;
@@ -247,7 +261,7 @@ Result<void> Archiver::ReadFile(const std::string& abs_path, FileJob& job,
     uint64_t left = expected > total ? expected - total : 0;
     // One byte more than expected, so that a short read tells end of file without another call.
     size_t want = static_cast<size_t>(std::min<uint64_t>(kReadBufferSize - carry_len, left + 1));
-    auto next = std::make_shared<Buffer>(budget_, read_buffers_, carry_len + want);
+    auto next = std::make_shared<Buffer>(read_memory_, carry_len + want);
     if (carry_len) std::memcpy(next->data.get(), buf->data.get() + carry_from, carry_len);
     buf = std::move(next);
     auto n = fs::ReadFull(fd->Get(), buf->data.get() + carry_len, want);
@@ -361,7 +375,9 @@ Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path, cons
     }
     PushDir(std::move(child));
     if (opts_.progress) opts_.progress->dirs_done++;
-    return {};
+    // An unchanged directory starts no file job: write its tree now, not at the end, so that
+    // memory holds the directories being walked rather than every node of the backup.
+    return FinalizeReady(false);
   }
   if (node.type != NodeType::kFile) {
     task.nodes.push_back(std::move(node));

@@ -51,7 +51,7 @@ struct BackupOptions {
   std::optional<Id> parent;  // default: the latest snapshot of this host with these paths
   bool force_no_parent = false;
   int workers = 0;                  // default: one per core
-  size_t memory_budget = 64 << 20;  // bytes of file data read but not yet packed
+  size_t memory_budget = 48 << 20;  // bytes of file data read but not yet packed
   std::optional<Time> time;         // default: now
   std::string program_version;
   const repo::VaultLock* lock = nullptr;  // checked before the snapshot is written

@@ -37,8 +37,8 @@ using storage::ObjectType;
 
 namespace {
 
-constexpr int kMaxReads = 4;                // see the header: re-reads of a bad object
-constexpr uint64_t kReadWindow = 16 << 20;  // bytes of a pack fetched per request
+constexpr int kMaxReads = 4;               // see the header: re-reads of a bad object
+constexpr uint64_t kReadWindow = 4 << 20;  // bytes of a pack fetched per request: bounds memory
 constexpr size_t kMaxUnpackedSize = size_t{512} << 20;
 constexpr uint64_t kHeaderGuess = 15 * repo::kCompressedHeaderEntrySize + 36;  // as restic
 

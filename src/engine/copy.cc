@@ -47,12 +47,9 @@ Result<CopyStats> CopySnapshots(repo::Repository& from, repo::Repository& to,
     if (o.log) o.log("copying snapshot " + s.id.Short());
     HALLEY_RETURN_IF_ERROR(WalkTrees(
         from, {s.snapshot.tree}, visited,
-        [&](const Id& id, const snapshot::Tree& tree) -> Result<void> {
+        [&](const Id& id, const snapshot::TreeBlobs& tree) -> Result<void> {
           HALLEY_RETURN_IF_ERROR(copy_blob(BlobType::kTree, id));
-          for (const auto& n : tree.nodes) {
-            if (!n.content) continue;
-            for (const Id& b : *n.content) HALLEY_RETURN_IF_ERROR(copy_blob(BlobType::kData, b));
-          }
+          for (const Id& b : tree.content) HALLEY_RETURN_IF_ERROR(copy_blob(BlobType::kData, b));
           return {};
         },
         nullptr, o.stop));

@@ -40,13 +40,10 @@ Result<std::set<Id>> PacksOfTree(repo::Repository& repo, const Id& tree, std::st
   auto& index = repo.GetIndex();
   HALLEY_RETURN_IF_ERROR(WalkTrees(
       repo, {tree}, seen,
-      [&](const Id& id, const snapshot::Tree& t) -> Result<void> {
+      [&](const Id& id, const snapshot::TreeBlobs& t) -> Result<void> {
         if (auto loc = index.Lookup(repo::BlobType::kTree, id)) packs.insert(loc->pack);
-        for (const auto& n : t.nodes) {
-          if (!n.content) continue;
-          for (const Id& b : *n.content) {
-            if (auto loc = index.Lookup(repo::BlobType::kData, b)) packs.insert(loc->pack);
-          }
+        for (const Id& b : t.content) {
+          if (auto loc = index.Lookup(repo::BlobType::kData, b)) packs.insert(loc->pack);
         }
         return {};
       },

@@ -135,21 +135,18 @@ class Pruner {
 };
 
 Result<void> Pruner::LoadIndexFiles() {
-  HALLEY_RETURN_IF_ERROR(repo_.Store().List(ObjectType::kIndex, [&](const auto& info) {
-    if (auto id = Id::FromHex(info.name)) index_files_.push_back(*id);
-    return Result<void>{};
-  }));
-  for (const Id& id : index_files_) {
-    auto text = repo_.LoadUnpacked(ObjectType::kIndex, id);
-    Result<repo::IndexFile> f =
-        text ? repo::DecodeIndexFile(*text) : Result<repo::IndexFile>(Fail(text.error()));
-    if (!f) {
-      return Fail(ErrorCode::kCorruption,
-                  "index " + id.Short() + " is unreadable (" + f.error().Message() +
-                      "); nothing was pruned. Run `backup-tool rebuild-index` first");
-    }
-    for (auto& p : f->packs) pack_blobs_.try_emplace(p.id, std::move(p.blobs));
+  // Decisions rest on the in-memory index: make sure it is what the files say now. The same
+  // pass keeps the files' pack lists, from which the new index is written.
+  auto loaded = repo_.ReloadIndex([&](const Id& id, repo::IndexFile&& f) {
+    index_files_.push_back(id);
+    for (auto& p : f.packs) pack_blobs_.try_emplace(p.id, std::move(p.blobs));
+  });
+  if (!loaded && loaded.error().Code() == ErrorCode::kCorruption) {
+    return Fail(ErrorCode::kCorruption,
+                "an index is unreadable (" + loaded.error().Message() +
+                    "); nothing was pruned. Run `backup-tool rebuild-index` first");
   }
+  HALLEY_RETURN_IF_ERROR(loaded);
   HALLEY_RETURN_IF_ERROR(repo_.Store().List(ObjectType::kData, [&](const auto& info) {
     if (auto id = Id::FromHex(info.name)) stored_[*id] = info.size;
     return Result<void>{};
@@ -204,11 +201,9 @@ Result<void> Pruner::FindUsedBlobs() {
   std::vector<Id> unreadable;
   HALLEY_RETURN_IF_ERROR(WalkTrees(
       repo_, roots, visited,
-      [&](const Id& id, const snapshot::Tree& tree) -> Result<void> {
+      [&](const Id& id, const snapshot::TreeBlobs& tree) -> Result<void> {
         used_trees_.insert(id);
-        for (const auto& n : tree.nodes) {
-          if (n.content) used_data_.insert(n.content->begin(), n.content->end());
-        }
+        used_data_.insert(tree.content.begin(), tree.content.end());
         return {};
       },
       [&](const Id& id, const Error&) { unreadable.push_back(id); }, opts_.stop));
@@ -401,12 +396,13 @@ Result<void> Pruner::WriteFinalIndex() {
     HALLEY_ASSIGN_OR_RETURN(repo::IndexFile f, repo::DecodeIndexFile(text));
     for (auto& p : f.packs) pack_blobs_.try_emplace(p.id, std::move(p.blobs));
   }
+  auto stays = [&](const Id& pack) {
+    auto it = packs_.find(pack);
+    return !missing_unused_.count(pack) && (it == packs_.end() || it->second.fate == Fate::kKeep);
+  };
   std::vector<repo::IndexPack> packs;
   for (const auto& [pack, blobs] : pack_blobs_) {
-    auto it = packs_.find(pack);
-    bool gone =
-        missing_unused_.count(pack) || (it != packs_.end() && it->second.fate != Fate::kKeep);
-    if (!gone) packs.push_back({pack, blobs});
+    if (stays(pack)) packs.push_back({pack, blobs});
   }
   HALLEY_ASSIGN_OR_RETURN(size_t written, repo_.WriteIndexFiles(std::move(packs)));
   stats_.index_files_written += written;
@@ -414,6 +410,12 @@ Result<void> Pruner::WriteFinalIndex() {
   for (const Id& id : old_files) {
     HALLEY_RETURN_IF_ERROR(repo_.Store().Remove({ObjectType::kIndex, id.Hex()}));
     stats_.index_files_removed++;
+  }
+  // The in-memory index follows: what reading the files just written would give.
+  repo::Index& index = repo_.GetIndex();
+  index.Clear();
+  for (const auto& [pack, blobs] : pack_blobs_) {
+    if (stays(pack)) index.AddPack(pack, blobs);
   }
   return {};
 }
@@ -431,7 +433,6 @@ Result<void> Pruner::UpdatePackIndexes() {
     existing.insert(s.id);
     trees.emplace(s.id, s.snapshot.tree);
   }
-  bool reloaded = false;
   for (const auto& [snap, packs] : snapshot_packs_) {
     bool had_file = packindexes_.files.count(snap) > 0;
     bool touched = !had_file;
@@ -454,11 +455,8 @@ Result<void> Pruner::UpdatePackIndexes() {
       // and died before rewriting this packindex), which no packindex may name: the retention
       // pass, which trusts packindex files, would then delete data this snapshot needs. So
       // the set is computed again from the snapshot's trees against the final index (the
-      // index files on disk now list exactly the packs that stay and the new ones).
-      if (!reloaded) {
-        HALLEY_RETURN_IF_ERROR(repo_.ReloadIndex());
-        reloaded = true;
-      }
+      // in-memory index, like the files, now holds exactly the packs that stay and the new
+      // ones: WriteFinalIndex).
       HALLEY_ASSIGN_OR_RETURN(next, PacksOfTree(repo_, trees.at(snap), opts_.stop));
     }
     HALLEY_RETURN_IF_ERROR(WritePackIndex(repo_, snap, next));
@@ -501,8 +499,6 @@ Result<PruneStats> Pruner::Run() {
   stats_.snapshots = snapshots_.size();
   packs_written_before_ = repo_.Stats().packs;
   Log("loading indexes");
-  // Decisions rest on the in-memory index: make sure it is what the files say now.
-  HALLEY_RETURN_IF_ERROR(repo_.ReloadIndex());
   HALLEY_RETURN_IF_ERROR(LoadIndexFiles());
   HALLEY_RETURN_IF_ERROR(FindUsedBlobs());
   HALLEY_RETURN_IF_ERROR(Classify());
@@ -521,8 +517,6 @@ Result<PruneStats> Pruner::Run() {
   if (!nothing) {
     HALLEY_RETURN_IF_ERROR(CheckLock());
     HALLEY_RETURN_IF_ERROR(DeletePacks());
-    // Packs are gone and blobs moved: the in-memory index must follow.
-    HALLEY_RETURN_IF_ERROR(repo_.ReloadIndex());
   }
   return stats_;
 }

@@ -48,13 +48,9 @@ Result<std::set<Id>> WalkSnapshot(repo::Repository& repo, const Id& root, const 
   std::unordered_set<Id, IdHash> seen;
   HALLEY_RETURN_IF_ERROR(WalkTrees(
       repo, {root}, seen,
-      [&](const Id& id, const snapshot::Tree& tree) -> Result<void> {
+      [&](const Id& id, const snapshot::TreeBlobs& tree) -> Result<void> {
         note(repo::BlobType::kTree, id);
-        for (const auto& n : tree.nodes) {
-          if (n.content) {
-            for (const Id& b : *n.content) note(repo::BlobType::kData, b);
-          }
-        }
+        for (const Id& b : tree.content) note(repo::BlobType::kData, b);
         return {};
       },
       [&](const Id& id, const Error&) {

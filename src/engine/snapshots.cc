@@ -78,12 +78,26 @@ Result<SnapshotEntry> FindSnapshot(repo::Repository& repo, const std::string& re
   return SnapshotEntry{id, std::move(*s)};
 }
 
-Result<snapshot::Tree> LoadTree(repo::Repository& repo, const Id& id) {
+namespace {
+
+template <class T>
+Result<T> LoadTreeAs(repo::Repository& repo, const Id& id,
+                     Result<T> (*decode)(std::string_view json)) {
   auto blob = repo.LoadBlob(repo::BlobType::kTree, id);
   if (!blob) return Fail(blob.error().WithContext("couldn't load tree " + id.Short()));
-  auto tree = snapshot::DecodeTree(AsString(*blob));
+  auto tree = decode(AsString(*blob));
   if (!tree) return Fail(tree.error().WithContext("couldn't decode tree " + id.Short()));
   return tree;
+}
+
+}  // namespace
+
+Result<snapshot::Tree> LoadTree(repo::Repository& repo, const Id& id) {
+  return LoadTreeAs(repo, id, snapshot::DecodeTree);
+}
+
+Result<snapshot::TreeBlobs> LoadTreeBlobs(repo::Repository& repo, const Id& id) {
+  return LoadTreeAs(repo, id, snapshot::DecodeTreeBlobs);
 }
 
 std::vector<std::string> SplitPath(const std::string& path) {

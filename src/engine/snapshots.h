@@ -39,6 +39,8 @@ Result<SnapshotEntry> FindSnapshot(repo::Repository& repo, const std::string& re
                                    const SnapshotFilter& filter = {});
 
 Result<snapshot::Tree> LoadTree(repo::Repository& repo, const Id& id);
+// Only the blobs tree `id` references (snapshot::DecodeTreeBlobs), with the same errors.
+Result<snapshot::TreeBlobs> LoadTreeBlobs(repo::Repository& repo, const Id& id);
 
 // The node at `path` ("/a/b", "a/b" or "/" for the root) beneath `root`. For "/" the result is
 // a synthetic dir node whose subtree is `root`. kNotFound if a component is missing.

@@ -18,17 +18,15 @@ Result<void> WalkTrees(repo::Repository& repo, const std::vector<Id>& roots,
     Id id = stack.back();
     stack.pop_back();
     if (!visited.insert(id).second) continue;
-    auto tree = LoadTree(repo, id);
+    auto tree = LoadTreeBlobs(repo, id);
     if (!tree) {
       if (!on_error) return Fail(tree.error());
       on_error(id, tree.error());
       continue;
     }
     HALLEY_RETURN_IF_ERROR(visit(id, *tree));
-    for (auto it = tree->nodes.rbegin(); it != tree->nodes.rend(); ++it) {
-      if (it->type == snapshot::NodeType::kDir && it->subtree && !visited.count(*it->subtree)) {
-        stack.push_back(*it->subtree);
-      }
+    for (auto it = tree->subtrees.rbegin(); it != tree->subtrees.rend(); ++it) {
+      if (!visited.count(*it)) stack.push_back(*it);
     }
   }
   return {};
@@ -40,7 +38,7 @@ Result<std::vector<bool>> DependsOn(repo::Repository& repo, const std::vector<Id
   // Iterative post-order over the tree graph: a tree's answer needs its subtrees' answers.
   struct Item {
     Id id;
-    std::optional<snapshot::Tree> tree;  // loaded on first visit
+    std::optional<snapshot::TreeBlobs> tree;  // loaded on first visit
   };
   for (const Id& root : roots) {
     std::vector<Item> stack{{root, std::nullopt}};
@@ -57,7 +55,7 @@ Result<std::vector<bool>> DependsOn(repo::Repository& repo, const std::vector<Id
           stack.pop_back();
           continue;
         }
-        auto t = LoadTree(repo, item.id);
+        auto t = LoadTreeBlobs(repo, item.id);
         if (!t) {
           memo[item.id] = true;  // unreadable: everything beneath is lost
           stack.pop_back();
@@ -66,23 +64,19 @@ Result<std::vector<bool>> DependsOn(repo::Repository& repo, const std::vector<Id
         item.tree = std::move(*t);
         // Children first; this item is finished when it is on top again.
         std::vector<Id> pending;
-        for (const auto& n : item.tree->nodes) {
-          if (n.type == snapshot::NodeType::kDir && n.subtree && !memo.count(*n.subtree)) {
-            pending.push_back(*n.subtree);
-          }
+        for (const Id& sub : item.tree->subtrees) {
+          if (!memo.count(sub)) pending.push_back(sub);
         }
         for (const Id& c : pending) stack.push_back({c, std::nullopt});
         continue;
       }
       bool result = false;
-      for (const auto& n : item.tree->nodes) {
-        if (n.subtree && memo.count(*n.subtree) && memo[*n.subtree]) result = true;
-        if (n.content) {
-          for (const Id& b : *n.content) {
-            if (bad(repo::BlobType::kData, b)) result = true;
-          }
-        }
-        if (result) break;
+      for (const Id& sub : item.tree->subtrees) {
+        auto it = memo.find(sub);
+        result = result || (it != memo.end() && it->second);
+      }
+      for (size_t i = 0; i < item.tree->content.size() && !result; ++i) {
+        result = bad(repo::BlobType::kData, item.tree->content[i]);
       }
       memo[item.id] = result;
       stack.pop_back();

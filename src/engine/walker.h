@@ -17,7 +17,7 @@
 namespace halley::engine {
 
 // Called once per tree, parents before children. A visitor error stops the walk.
-using TreeVisitor = std::function<Result<void>(const Id& id, const snapshot::Tree& tree)>;
+using TreeVisitor = std::function<Result<void>(const Id& id, const snapshot::TreeBlobs& tree)>;
 // Called for a tree that cannot be loaded or decoded; the walk goes on without its subtrees.
 using TreeErrorFn = std::function<void(const Id& id, const Error& error)>;
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -43,9 +44,16 @@ std::string EncodeIndexFile(const IndexFile& file);
 // Accepts the current format and the legacy bare-array form. kCorruption on anything else.
 Result<IndexFile> DecodeIndexFile(std::string_view json);
 
-// The in-memory index of the whole vault. Thread-safe.
+// The in-memory index of the whole vault. Thread-safe. A blob costs 48 bytes (its ID and
+// four 32-bit fields) in a sorted array, plus half a byte of directory; blobs added since the
+// array was last merged (at most an eighth of it) sit in a hash table until the next merge.
 class Index {
  public:
+  Index();
+  ~Index();
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
   // Adds every blob of a pack. A blob already known keeps its first location.
   void AddPack(const Id& pack, const std::vector<PackedBlob>& blobs);
   // Forgets everything (before reloading after the index files were rewritten).
@@ -59,22 +67,21 @@ class Index {
   std::unordered_map<Id, uint64_t, IdHash> PackSizes() const;
 
  private:
-  struct Entry {
+  struct Location {
     uint32_t pack;  // into packs_
     uint32_t offset;
     uint32_t length;
     uint32_t uncompressed_length;
   };
-  using Table = std::unordered_map<Id, Entry, IdHash>;
+  class Table;
 
-  const Table& TableFor(BlobType t) const { return t == BlobType::kTree ? trees_ : data_; }
+  Table& TableFor(BlobType t) const { return *(t == BlobType::kTree ? trees_ : data_); }
 
   mutable std::shared_mutex mu_;
   std::vector<Id> packs_;                                  // Guarded by mu_.
   std::vector<uint64_t> pack_sizes_;                       // Guarded by mu_.
   std::unordered_map<Id, uint32_t, IdHash> pack_numbers_;  // Guarded by mu_.
-  Table data_;                                             // Guarded by mu_.
-  Table trees_;                                            // Guarded by mu_.
+  std::unique_ptr<Table> data_, trees_;                    // Guarded by mu_.
 };
 
 }  // namespace halley::repo

@@ -237,7 +237,7 @@ Result<std::string> Repository::LoadUnpacked(ObjectType type, const Id& id) {
   return std::string(AsString(*data));
 }
 
-Result<void> Repository::LoadIndex() {
+Result<void> Repository::LoadIndex(const IndexFileFn& each) {
   std::vector<Id> ids;
   HALLEY_RETURN_IF_ERROR(store_.List(ObjectType::kIndex, [&](const storage::ObjectInfo& info) {
     if (auto id = Id::FromHex(info.name)) ids.push_back(*id);
@@ -265,6 +265,10 @@ Result<void> Repository::LoadIndex() {
         return;
       }
       for (const auto& p : file->packs) index_.AddPack(p.id, p.blobs);
+      if (each) {
+        std::lock_guard lock(mu);
+        each(ids[i], std::move(*file));
+      }
     }
   };
   unsigned n = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
@@ -276,9 +280,9 @@ Result<void> Repository::LoadIndex() {
   return {};
 }
 
-Result<void> Repository::ReloadIndex() {
+Result<void> Repository::ReloadIndex(const IndexFileFn& each) {
   index_.Clear();
-  return LoadIndex();
+  return LoadIndex(each);
 }
 
 Result<ByteView> Repository::DecodeBlobInto(const Id& id, ByteView sealed,

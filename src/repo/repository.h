@@ -92,10 +92,13 @@ class Repository {
 
   // Loads every index file into the index. kCorruption names the file that failed:
   // "Load(<index/1234abcd>): ...".
-  Result<void> LoadIndex();
+  // `each`, when given, also receives every index file once it is in the index (serialised:
+  // it need not lock), for callers that need the files themselves (prune).
+  using IndexFileFn = std::function<void(const Id& file, IndexFile&& content)>;
+  Result<void> LoadIndex(const IndexFileFn& each = nullptr);
   // Replaces the in-memory index with what the index files say now (after prune or
   // rebuild-index rewrote them). REQUIRES: no blob is being saved.
-  Result<void> ReloadIndex();
+  Result<void> ReloadIndex(const IndexFileFn& each = nullptr);
 
   // Reads a stored file and checks SHA-256(content) == name (except config).
   Result<Bytes> LoadRaw(const storage::ObjectHandle& h);

@@ -298,4 +298,92 @@ Result<Tree> DecodeTree(std::string_view json) {
   return tree;
 }
 
+namespace {
+
+enum class TreeWhere { kRoot, kNodes, kNode, kContent };
+
+class TreeBlobsReader : public SaxReader<TreeBlobsReader, TreeWhere> {
+ public:
+  Result<TreeBlobs> Read(std::string_view json) {
+    HALLEY_RETURN_IF_ERROR(Parse(json));
+    if (!nodes_seen_) return Fail(ErrorCode::kCorruption, "tree has no \"nodes\" array");
+    return std::move(out_);
+  }
+
+  std::optional<TreeWhere> Place(SaxValue v) {
+    if (Stack().empty()) {
+      if (v == SaxValue::kObject) return TreeWhere::kRoot;
+      Problem("tree is not a JSON object");
+      return std::nullopt;
+    }
+    switch (Stack().back()) {
+      case TreeWhere::kRoot:
+        if (Key() != "nodes") return std::nullopt;
+        nodes_seen_ = v == SaxValue::kArray;
+        out_ = TreeBlobs{};
+        if (nodes_seen_) return TreeWhere::kNodes;
+        return std::nullopt;
+      case TreeWhere::kNodes:
+        if (v != SaxValue::kObject) {
+          Problem("node is not an object");
+          return std::nullopt;
+        }
+        named_ = false;
+        type_.clear();
+        subtree_.reset();
+        content_.clear();
+        return TreeWhere::kNode;
+      case TreeWhere::kNode:
+        if (Key() == "name") {
+          named_ = v == SaxValue::kString && !text_.empty();
+        } else if (Key() == "type") {
+          type_ = v == SaxValue::kString ? text_ : std::string();
+        } else if (Key() == "subtree") {
+          if (v == SaxValue::kNull) subtree_.reset();
+          if (v != SaxValue::kNull) subtree_ = ReadId(v, "subtree");
+        } else if (Key() == "content") {
+          content_.clear();
+          if (v == SaxValue::kArray) return TreeWhere::kContent;
+          if (v != SaxValue::kNull) Problem("field \"content\" is not an array");
+        }
+        return std::nullopt;
+      case TreeWhere::kContent:
+        if (auto id = ReadId(v, "content")) content_.push_back(*id);
+        return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  void Closed(TreeWhere w) {
+    if (w != TreeWhere::kNode) return;
+    if (!named_) return Problem("node has no name");
+    auto type = ParseNodeType(type_);
+    if (!type) return Problem("node has unknown type \"" + type_.substr(0, 32) + "\"");
+    if (*type == NodeType::kDir && subtree_) out_.subtrees.push_back(*subtree_);
+    out_.content.insert(out_.content.end(), content_.begin(), content_.end());
+  }
+
+ private:
+  std::optional<Id> ReadId(SaxValue v, const char* field) {
+    std::optional<Id> id;
+    if (v == SaxValue::kString) {
+      if (auto parsed = Id::FromHex(text_)) id = *parsed;
+    }
+    if (!id) Problem(std::string("field \"") + field + "\" is not an ID of 64 hex digits");
+    return id;
+  }
+
+  TreeBlobs out_;
+  bool nodes_seen_ = false;
+  // The node being read.
+  bool named_ = false;
+  std::string type_;
+  std::optional<Id> subtree_;
+  std::vector<Id> content_;
+};
+
+}  // namespace
+
+Result<TreeBlobs> DecodeTreeBlobs(std::string_view json) { return TreeBlobsReader().Read(json); }
+
 }  // namespace halley::snapshot

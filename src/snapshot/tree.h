@@ -40,4 +40,14 @@ Result<std::string> EncodeTree(const Tree& tree);
 // name that is empty or not a valid Go-quoted string, and names not strictly increasing.
 Result<Tree> DecodeTree(std::string_view json);
 
+// The blobs a tree references: all that walks over the tree graph (prune, copy, packindex
+// files) need, read without decoding the nodes, several times faster than DecodeTree.
+struct TreeBlobs {
+  std::vector<Id> subtrees;  // of the directory nodes, in order
+  std::vector<Id> content;   // the data blobs of every node, in order
+};
+// kCorruption for malformed JSON (or over the limits), a missing "nodes" array, a node that is
+// not an object, has no name or an unknown type, and a "content" or "subtree" that is not IDs.
+Result<TreeBlobs> DecodeTreeBlobs(std::string_view json);
+
 }  // namespace halley::snapshot

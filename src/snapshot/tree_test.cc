@@ -365,6 +365,56 @@ TEST(TreeTest, InvalidUtf8NamesRoundTrip) {
   EXPECT_EQ(*back, tree);
 }
 
+TEST(TreeBlobsTest, SameReferencesAsTheFullDecoder) {
+  Tree tree;
+  Node dir = FileNode("a-dir");
+  dir.type = NodeType::kDir;
+  dir.content.reset();
+  dir.subtree = IdOf('1');
+  Node file = FileNode("b-file");
+  file.content = std::vector<Id>{IdOf('2'), IdOf('3'), IdOf('2')};
+  file.xattrs = {{"user.k", Bytes{0x76}}};
+  file.generic_attributes = OrderedJson::parse(R"({"w":{"subtree":"x","content":[1]}})");
+  Node link = FileNode("c-link");
+  link.type = NodeType::kSymlink;
+  link.content.reset();
+  link.linktarget = "a-dir";
+  Node odd = FileNode("d-file-with-subtree");  // not a directory: its subtree is not walked
+  odd.subtree = IdOf('4');
+  odd.content = std::vector<Id>{IdOf('5')};
+  tree.nodes = {dir, file, link, odd};
+  auto json = EncodeTree(tree);
+  ASSERT_TRUE(json);
+  auto blobs = DecodeTreeBlobs(*json);
+  ASSERT_TRUE(blobs) << blobs.error().Message();
+  EXPECT_EQ(blobs->subtrees, std::vector<Id>{IdOf('1')});
+  EXPECT_EQ(blobs->content, (std::vector<Id>{IdOf('2'), IdOf('3'), IdOf('2'), IdOf('5')}));
+  // A member given twice counts once, with its last value, as in DecodeTree.
+  auto twice = DecodeTreeBlobs(R"({"nodes":[{"name":"f","type":"dir","subtree":")" +
+                               IdOf('6').Hex() + R"(","content":[")" + IdOf('7').Hex() +
+                               R"("],"content":null,"subtree":")" + IdOf('8').Hex() + R"("}]})");
+  ASSERT_TRUE(twice) << twice.error().Message();
+  EXPECT_EQ(twice->subtrees, std::vector<Id>{IdOf('8')});
+  EXPECT_TRUE(twice->content.empty());
+}
+
+TEST(TreeBlobsTest, DamageIsCorruption) {
+  std::string id = IdOf('a').Hex();
+  for (const std::string& bad : std::vector<std::string>{
+           "", "[]", R"({"nodes":{}})", R"({"nodes":[1]})", R"({"nodes":[{"type":"file"}]})",
+           R"({"nodes":[{"name":"f","type":"fifo-ish"}]})",
+           R"({"nodes":[{"name":"f","type":"file","content":")" + id + R"("}]})",
+           R"({"nodes":[{"name":"f","type":"file","content":["abc"]}]})",
+           R"({"nodes":[{"name":"f","type":"file","content":[null]}]})",
+           R"({"nodes":[{"name":"d","type":"dir","subtree":7}]})",
+           R"({"nodes":[{"name":"d","type":"dir","subtree":")" + id + R"("}]}{)",
+           R"({"nodes":[],"x":)" + std::string(1000, '[') + std::string(1000, ']') + "}"}) {
+    auto r = DecodeTreeBlobs(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().Code(), ErrorCode::kCorruption) << bad;
+  }
+}
+
 TEST(NodeTest, GenericAttributesCompareAsMapAtTopLevel) {
   Node a = FileNode("f");
   Node b = FileNode("f");
