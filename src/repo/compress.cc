@@ -97,6 +97,12 @@ Result<Bytes> DecompressExact(ByteView frame, size_t expected_size) {
   return out;
 }
 
+std::optional<uint64_t> FrameContentSize(ByteView frame) {
+  unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN) return std::nullopt;
+  return size;
+}
+
 Result<Bytes> DecompressBounded(ByteView frame, size_t max_size) {
   unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (size == ZSTD_CONTENTSIZE_ERROR) return Fail(ErrorCode::kCorruption, "not a zstd frame");

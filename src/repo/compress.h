@@ -5,6 +5,9 @@
 // recorded. Thread-safe: each thread keeps its own (de)compression context.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+
 #include "base/bytes.h"
 #include "base/error.h"
 
@@ -28,6 +31,9 @@ Result<void> DecompressExactTo(ByteView frame, MutableByteView out);
 // Whether `frame` decompresses to exactly `expected`, checked in small slices without
 // materialising the plaintext (verification before upload).
 bool DecompressesTo(ByteView frame, ByteView expected);
+
+// The plaintext size a frame records in its header, if it does.
+std::optional<uint64_t> FrameContentSize(ByteView frame);
 
 // Decompresses a frame of unknown size (unpacked files), refusing more than `max_size` bytes.
 Result<Bytes> DecompressBounded(ByteView frame, size_t max_size);

@@ -13,26 +13,33 @@
 namespace halley::repo {
 
 std::string EncodeIndexFile(const IndexFile& file) {
-  std::string out = "{\"packs\":[";
+  // Sized once (a blob's entry is at most ~190 bytes): index files reach tens of megabytes,
+  // and growing by doubling would hold up to twice that, more than once.
+  size_t blobs = 0;
+  for (const auto& p : file.packs) blobs += p.blobs.size();
+  std::string out;
+  out.reserve(16 + file.packs.size() * 96 + blobs * 192);
+  out.append("{\"packs\":[");
   bool first_pack = true;
   for (const auto& p : file.packs) {
     if (!first_pack) out.push_back(',');
     first_pack = false;
-    out += "{\"id\":\"" + p.id.Hex() + "\",\"blobs\":[";
+    out.append("{\"id\":\"").append(p.id.Hex()).append("\",\"blobs\":[");
     bool first_blob = true;
     for (const auto& b : p.blobs) {
       if (!first_blob) out.push_back(',');
       first_blob = false;
-      out += "{\"id\":\"" + b.id.Hex() + "\",\"type\":\"" + std::string(BlobTypeName(b.type)) +
-             "\",\"offset\":" + std::to_string(b.offset) +
-             ",\"length\":" + std::to_string(b.length);
-      if (b.Compressed())
-        out += ",\"uncompressed_length\":" + std::to_string(b.uncompressed_length);
+      out.append("{\"id\":\"").append(b.id.Hex()).append("\",\"type\":\"");
+      out.append(BlobTypeName(b.type)).append("\",\"offset\":");
+      out.append(std::to_string(b.offset)).append(",\"length\":").append(std::to_string(b.length));
+      if (b.Compressed()) {
+        out.append(",\"uncompressed_length\":").append(std::to_string(b.uncompressed_length));
+      }
       out.push_back('}');
     }
-    out += "]}";
+    out.append("]}");
   }
-  out += "]}";
+  out.append("]}");
   return out;
 }
 

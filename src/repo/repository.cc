@@ -196,19 +196,15 @@ Result<Id> Repository::SaveUnpacked(ObjectType type, std::string_view plaintext)
     payload = ToBytes(plaintext);
   }
   Bytes sealed = crypto::Seal(key_, payload);
-  // Verify before upload: open, decompress and compare (restic does the same since #4681).
-  HALLEY_ASSIGN_OR_RETURN(Bytes opened, crypto::Open(key_, sealed));
-  if (opened != payload) {
+  // Verify before upload: open, decompress and compare (restic does the same since #4681), in
+  // slices rather than into copies of files that reach tens of megabytes.
+  if (!crypto::OpensTo(key_, sealed, payload)) {
     return Fail(ErrorCode::kCorruption, "detected data corruption while saving a " +
                                             std::string(storage::ObjectTypeDir(type)) + " file");
   }
-  if (config_.version >= 2) {
-    HALLEY_ASSIGN_OR_RETURN(Bytes back,
-                            DecompressExact(ByteView(opened).subspan(1), plaintext.size()));
-    if (AsString(back) != plaintext) {
-      return Fail(ErrorCode::kCorruption, "detected data corruption while compressing a " +
-                                              std::string(storage::ObjectTypeDir(type)) + " file");
-    }
+  if (config_.version >= 2 && !DecompressesTo(ByteView(payload).subspan(1), AsBytes(plaintext))) {
+    return Fail(ErrorCode::kCorruption, "detected data corruption while compressing a " +
+                                            std::string(storage::ObjectTypeDir(type)) + " file");
   }
   Id id = crypto::Sha256(sealed);
   auto put = store_.Put(Handle(type, id), sealed);
@@ -232,7 +228,18 @@ Result<std::string> Repository::LoadUnpacked(ObjectType type, const Id& id) {
     return Fail(ctx(Error(ErrorCode::kCorruption,
                           "Decode: not supported encoding format " + std::to_string(first))));
   }
-  auto data = DecompressBounded(ByteView(*plain).subspan(1), kMaxUnpackedSize);
+  // Straight into the string when the frame records its size (ours and restic's do): an
+  // index file can be tens of megabytes, decoded on several threads at once.
+  ByteView frame = ByteView(*plain).subspan(1);
+  if (auto size = FrameContentSize(frame); size && *size <= kMaxUnpackedSize) {
+    std::string out(*size, '\0');
+    auto into = MutableByteView(reinterpret_cast<uint8_t*>(out.data()), out.size());
+    if (auto r = DecompressExactTo(frame, into); !r) {
+      return Fail(ctx(r.error().WithContext("Decode")));
+    }
+    return out;
+  }
+  auto data = DecompressBounded(frame, kMaxUnpackedSize);
   if (!data) return Fail(ctx(data.error().WithContext("Decode")));
   return std::string(AsString(*data));
 }
