@@ -45,8 +45,8 @@ std::string EncodeIndexFile(const IndexFile& file);
 Result<IndexFile> DecodeIndexFile(std::string_view json);
 
 // The in-memory index of the whole vault. Thread-safe. A blob costs 48 bytes (its ID and
-// four 32-bit fields) in a sorted array, plus half a byte of directory; blobs added since the
-// array was last merged (at most an eighth of it) sit in a hash table until the next merge.
+// four 32-bit fields) in a sorted array, plus at most half a byte of directory; blobs added
+// since the array was last merged (at most an eighth of it, or 16,384) wait in a hash table.
 class Index {
  public:
   Index();
