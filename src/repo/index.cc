@@ -212,22 +212,14 @@ class Index::Table {
   Table& operator=(const Table&) = delete;
 
   const Location* Find(const Id& id) const {
-    if (n_ > 0) {
-      uint32_t b = Bucket(id);
-      const Entry* first = sorted_ + dir_[b];
-      const Entry* last = sorted_ + dir_[b + 1];
-      const Entry* it = std::lower_bound(
-          first, last, id, [](const Entry& e, const Id& want) { return e.id < want; });
-      if (it != last && it->id == id) return &it->loc;
-    }
+    if (const Location* sorted = FindSorted(id)) return sorted;
     auto r = recent_.find(id);
     return r == recent_.end() ? nullptr : &r->second;
   }
 
-  // Keeps the first location of an ID.
+  // Keeps the first location of an ID (try_emplace leaves one already in recent_ alone).
   void Add(const Id& id, const Location& loc) {
-    if (n_ > 0 && Find(id)) return;
-    if (!recent_.try_emplace(id, loc).second) return;
+    if (FindSorted(id) || !recent_.try_emplace(id, loc).second) return;
     if (recent_.size() > std::max<size_t>(kMinRecent, n_ / 8)) Merge();
   }
 
@@ -240,6 +232,16 @@ class Index::Table {
   };
   static_assert(sizeof(Entry) == 48 && std::is_trivially_copyable_v<Entry>);
   static constexpr size_t kMinRecent = 1 << 14;
+
+  const Location* FindSorted(const Id& id) const {
+    if (n_ == 0) return nullptr;
+    uint32_t b = Bucket(id);
+    const Entry* first = sorted_ + dir_[b];
+    const Entry* last = sorted_ + dir_[b + 1];
+    const Entry* it = std::lower_bound(first, last, id,
+                                       [](const Entry& e, const Id& want) { return e.id < want; });
+    return it != last && it->id == id ? &it->loc : nullptr;
+  }
 
   uint32_t Bucket(const Id& id) const {
     if (bits_ == 0) return 0;
