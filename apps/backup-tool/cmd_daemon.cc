@@ -51,6 +51,7 @@
 #include "client/schedule.h"
 #include "client/schedule_plan.h"
 #include "commands.h"
+#include "crypto/login.h"
 #include "crypto/random.h"
 
 extern char** environ;
@@ -345,7 +346,11 @@ class Daemon {
       refresh_requested_ = true;
       return Answer(200, "OK");
     }
-    if (action == "update-login-url") return UpdateLoginUrl(Param(params, "NewURL"));
+    if (action == "update-login-password") return UpdateLoginPassword(Param(params, "NewPassword"));
+    if (action == "update-login-url") {
+      const std::string force = Param(params, "Force");
+      return UpdateLoginUrl(Param(params, "NewURL"), force == "true" || force == "1");
+    }
     if (action == "request-vault-snapshots") {
       return Captured({"--vault", vault, "snapshots", "--json"}, reply, [](const Json& out) {
         Json list = Json::array();
@@ -500,20 +505,15 @@ class Daemon {
     return answer;
   }
 
-  // Moves this device to another server: only if it logs in there with its credentials.
-  Json UpdateLoginUrl(const std::string& url) {
+  // Moves this device to another server: only if it logs in and registers there with its
+  // credentials, unless `force` (the new server is not up yet): then it moves regardless and
+  // registers once the new server answers.
+  Json UpdateLoginUrl(const std::string& url, bool force) {
     auto normalized = client::NormalizeServerUrl(url);
     if (!normalized) return Answer(400, normalized.error().Message());
     client::LoginState next = account_->State();
     next.server = *normalized;
     auto moved = std::make_unique<client::Account>(next);
-    auto profile = moved->GetProfile();
-    if (!profile) {
-      Log("not moving to " + *normalized + ": " + profile.error().Message());
-      return Answer(502, "The device could not log in at " + *normalized + ": " +
-                             profile.error().Message() + "; it stays at " +
-                             account_->State().server);
-    }
     // The new server's copy of the account must know this device, under the same name.
     std::string name = "device";
     if (auto old = account_->GetProfile()) {
@@ -522,16 +522,67 @@ class Daemon {
         name = devices[next.device_id].value("FriendlyName", name);
       }
     }
-    if (auto reg = moved->RegisterDevice(name, HALLEY_VERSION); !reg) {
-      return Answer(502, "The device could not register at " + *normalized + ": " +
-                             reg.error().Message() + "; it stays at " + account_->State().server);
+    const Result<void> registered = [&]() -> Result<void> {
+      HALLEY_RETURN_IF_ERROR(moved->GetProfile());
+      return moved->RegisterDevice(name, HALLEY_VERSION);
+    }();
+    std::string message = "OK";
+    if (!registered) {
+      const std::string why = "The device could not log in and register at " + *normalized + ": " +
+                              registered.error().Message();
+      if (!force) {
+        Log("not moving to " + *normalized + ": " + registered.error().Message());
+        return Answer(502, why + "; it stays at " + account_->State().server);
+      }
+      message = why + "; moved anyway (Force), it registers once the server answers";
+      pending_registration_ = name;
+    } else {
+      pending_registration_.clear();
     }
     if (auto saved = client::SaveLogin(client::ConfigDir(), next); !saved) {
       return Answer(500, saved.error().Message());
     }
-    Log("moved to " + *normalized);
+    Log("moved to " + *normalized + (registered ? "" : " without a test login (Force)"));
     account_ = std::move(moved);
     relink_ = true;  // after this answer has gone out on the old connection
+    refresh_requested_ = true;
+    return Answer(200, message);
+  }
+
+  // After the account's password changed elsewhere (an administrator's reset): logs in with
+  // the new one, which passes through and is never stored, re-wraps the vault keys if the
+  // reset left them under the recovery key, and keeps the new login. Stays on failure.
+  Json UpdateLoginPassword(std::string password) {
+    if (password.empty()) return Answer(400, "NewPassword is required");
+    client::LoginState next = account_->State();
+    const crypto::LoginKeys keys = crypto::DeriveLoginKeys(next.username, password);
+    SecureZero(password.data(), password.size());
+    next.l = keys.l;
+    next.r = keys.r;
+    auto updated = std::make_unique<client::Account>(next);
+    std::string name = "device";
+    if (auto p = updated->GetProfile()) {
+      const Json devices = p->profile.value("Devices", Json::object());
+      if (devices.contains(next.device_id) && devices[next.device_id].is_object()) {
+        name = devices[next.device_id].value("FriendlyName", name);
+      }
+    }
+    if (auto reg = updated->RegisterDevice(name, HALLEY_VERSION); !reg) {
+      Log("the new password was not accepted: " + reg.error().Message());
+      return Answer(reg.error().Code() == ErrorCode::kUnauthenticated ? 403 : 502,
+                    "The device could not log in with the new password: " + reg.error().Message() +
+                        "; it keeps its login");
+    }
+    if (auto recovered = updated->FinishPasswordReset(); !recovered) {
+      return Answer(500, "Logged in, but the vault keys could not be re-wrapped: " +
+                             recovered.error().Message() + "; the device keeps its login");
+    }
+    if (auto saved = client::SaveLogin(client::ConfigDir(), next); !saved) {
+      return Answer(500, saved.error().Message());
+    }
+    Log("logged in with a new password");
+    account_ = std::move(updated);
+    relink_ = true;
     refresh_requested_ = true;
     return Answer(200, "OK");
   }
@@ -623,6 +674,16 @@ class Daemon {
     if (!p) {
       Log("cannot read the profile (schedules unchanged): " + p.error().Message());
       return;
+    }
+    if (!pending_registration_.empty()) {
+      // A forced move (update-login-url): the new server answers now.
+      if (auto reg = account_->RegisterDevice(pending_registration_, HALLEY_VERSION); !reg) {
+        Log("cannot register at " + account_->State().server + ": " + reg.error().Message());
+      } else {
+        Log("registered at " + account_->State().server);
+        pending_registration_.clear();
+        relink_ = true;  // the live connection was refused until now
+      }
     }
     const Json rules = p->profile.value("BackupRules", Json::object());
     std::map<std::string, RuleState> next;
@@ -887,6 +948,7 @@ class Daemon {
   std::vector<std::thread> workers_;
   bool refresh_requested_ = false;
   bool relink_ = false;
+  std::string pending_registration_;  // the device name to register with after a forced move
   bool exit_requested_ = false;
   bool booted_ = false;
   int temp_counter_ = 0;

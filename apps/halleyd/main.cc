@@ -3,7 +3,9 @@
 // halleyd: the Halley server (Authentication and Storage roles). Wiring only: flags, the
 // configuration, the listeners, and an orderly stop on SIGTERM/SIGINT.
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -20,6 +22,25 @@ int Fatal(const halley::Error& e) {
   halley::LogLine(halley::LogLevel::kError, "fatal", {{"error", e.Message()}});
   std::cerr << "halleyd: " << e.Message() << "\n";
   return 1;
+}
+
+// Every live device holds a socket open: take the whole descriptor allowance the system grants
+// (the soft limit is often 1024 of a far larger hard limit) and size the WebSocket bound to it,
+// keeping room for HTTP connections, databases and storage files.
+halley::httpd::ServerOptions SizedToDescriptors() {
+  halley::httpd::ServerOptions options;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return options;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return options;
+  const size_t reserved = options.max_connections + 256;
+  const size_t room = limit.rlim_cur > reserved ? limit.rlim_cur - reserved : 64;
+  options.max_websockets = std::min(options.max_websockets, room);
+  return options;
 }
 
 }  // namespace
@@ -79,8 +100,9 @@ int main(int argc, char** argv) {
     specs.clear();
     for (const std::string& address : listen) specs.push_back({address, "", ""});
   }
-  auto server =
-      httpd::StartServer(specs, [&app](httpd::Request& req) { return (*app)->Handle(req); });
+  const httpd::ServerOptions server_options = SizedToDescriptors();
+  auto server = httpd::StartServer(
+      specs, [&app](httpd::Request& req) { return (*app)->Handle(req); }, server_options);
   if (!server) return Fatal(server.error());
   const auto bound = (*server)->BoundAddresses();
   for (size_t i = 0; i < bound.size(); ++i) {
@@ -89,6 +111,7 @@ int main(int argc, char** argv) {
             {{"address", bound[i]},
              {"url", std::string(tls ? "https://" : "http://") + bound[i] + "/"},
              {"data_dir", data_dir},
+             {"max_live_connections", server_options.max_websockets},
              {"version", HALLEY_VERSION}});
   }
 

@@ -5,7 +5,8 @@
 // stays inside server.cc so that only one translation unit pays for its headers.
 //
 // Model: one thread per connection (bounded by max_connections; a connection over the bound
-// gets 503 and is closed). A handler may block on disk or database work without stalling
+// gets 503 and is closed). An upgraded WebSocket gives its thread back: all of them share one
+// thread (bounded by max_websockets). A handler may block on disk or database work without stalling
 // other connections, and reads request bodies as a stream, so storage uploads have no size
 // limit while every other handler bounds what it reads (Request::ReadBody).
 #pragma once
@@ -104,7 +105,8 @@ struct ListenSpec {
 };
 
 struct ServerOptions {
-  size_t max_connections = 1024;
+  size_t max_connections = 1024;   // HTTP connections, each with its own thread
+  size_t max_websockets = 100000;  // upgraded connections (halleyd raises RLIMIT_NOFILE)
   int idle_timeout_seconds = 120;  // a socket read or write that stalls this long closes it
   size_t max_header_bytes = 16 * 1024;
   int drain_timeout_seconds = 30;  // Stop() waits this long for requests in flight

@@ -2,12 +2,14 @@
 //
 // The only translation unit that includes Boost.Beast/Asio (their headers cost seconds per TU).
 //
-// Sockets are blocking and each connection has its own thread. Asio's blocking operations
+// HTTP sockets are blocking and each connection has its own thread. Asio's blocking operations
 // ignore SO_RCVTIMEO (they poll again on EAGAIN), so timeouts come from a watchdog thread
 // instead: every read or write arms a deadline on the connection, and the watchdog shuts down
 // the socket of any connection past its deadline, which makes the blocked call fail. The file
 // descriptor itself is only closed by the connection's own thread, so it is never reused under
-// a racing shutdown().
+// a racing shutdown(). An upgraded WebSocket leaves its thread: the session takes the socket
+// and runs asynchronously on the one WebSocket thread, so thousands of devices can stay
+// connected without a thread each.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -20,6 +22,7 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <type_traits>
 
@@ -49,8 +52,29 @@ struct ConnState {
   int fd = -1;
   std::atomic<int64_t> deadline_ns{INT64_MAX};  // steady clock; INT64_MAX = not armed
   std::atomic<bool> idle{true};                 // waiting for the next request
-  std::atomic<bool> websocket{false};           // upgraded: shut at once when stopping
   std::atomic<bool> shut{false};
+};
+
+// A connection's socket (and TLS layer), on the heap so that an upgraded connection can
+// outlive the thread that accepted it.
+struct Transport {
+  explicit Transport(tcp::socket s) : socket(std::move(s)) {}
+  tcp::socket socket;
+  std::optional<asio::ssl::stream<tcp::socket&>> tls;
+};
+
+class WsSessionBase {
+ public:
+  virtual ~WsSessionBase() = default;
+  virtual void Abort() = 0;
+};
+
+// The open WebSocket sessions. Touched only on the WebSocket thread, except `count`, which
+// connection threads reserve before an upgrade.
+struct WsRegistry {
+  std::set<std::shared_ptr<WsSessionBase>> open;
+  bool stopping = false;
+  std::atomic<size_t> count{0};
 };
 
 int64_t NowNs() {
@@ -91,20 +115,25 @@ std::string FormatEndpoint(const tcp::endpoint& ep) {
   return (ep.address().is_v6() ? "[" + ip + "]" : ip) + ":" + std::to_string(ep.port());
 }
 
-// An upgraded connection. Its operations run on the server's WebSocket thread (the only thread
-// that runs io_), which serialises them; other threads reach it through posted work. The
-// connection's own thread waits in Run() until no operation on the stream is pending, so the
-// socket it owns outlives every use.
+// An upgraded connection. It owns the transport, and its operations run on the server's
+// WebSocket thread (the only thread that runs io_), which serialises them; other threads reach
+// it through posted work. The registry holds it until no operation on the stream is pending,
+// and then the transport is closed on that thread.
 template <class Stream>
-class WsSession final : public WebSocket, public std::enable_shared_from_this<WsSession<Stream>> {
+class WsSession final : public WebSocket,
+                        public WsSessionBase,
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
   static constexpr auto kPingEvery = std::chrono::seconds(30);
   static constexpr auto kDropAfter = std::chrono::seconds(60);
   static constexpr size_t kMaxMessage = 1 << 20;
   static constexpr size_t kMaxQueued = 16 << 20;
 
-  WsSession(Stream& stream, std::shared_ptr<WebSocketHandler> handler)
-      : ws_(std::in_place, stream),
+  WsSession(WsRegistry& registry, std::shared_ptr<Transport> transport, Stream& stream,
+            std::shared_ptr<WebSocketHandler> handler)
+      : registry_(registry),
+        transport_(std::move(transport)),
+        ws_(std::in_place, stream),
         timer_(stream.get_executor()),
         executor_(stream.get_executor()),
         handler_(std::move(handler)) {
@@ -116,14 +145,12 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
   websocket::stream<Stream&>& Ws() { return *ws_; }
 
-  void Run() {
-    std::promise<void> done;
-    std::future<void> ended = done.get_future();
-    done_ = &done;
+  // Hands the session to the WebSocket thread; the caller's thread is free from here on.
+  void Start() {
     asio::post(executor_, [self = this->shared_from_this()] { self->Begin(); });
-    ended.wait();
   }
 
+  void Abort() override { Finish(); }
   bool Send(std::string text) override {
     if (finished_.load()) return false;
     asio::post(executor_, [self = this->shared_from_this(), text = std::move(text)]() mutable {
@@ -149,6 +176,8 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
 
  private:
   void Begin() {
+    registry_.open.insert(this->shared_from_this());
+    if (registry_.stopping) return Finish();
     last_frame_ = Clock::now();
     ws_->text(true);
     ws_->control_callback(
@@ -219,7 +248,7 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
   }
 
   // Ends the session: shuts the socket so that every pending operation completes, and once
-  // none is left releases the stream and wakes Run().
+  // none is left closes the transport and leaves the registry.
   void Finish() {
     if (!finishing_) {
       finishing_ = true;
@@ -229,18 +258,22 @@ class WsSession final : public WebSocket, public std::enable_shared_from_this<Ws
       beast::get_lowest_layer(*ws_).shutdown(tcp::socket::shutdown_both, ec);
       handler_->OnClose();
     }
-    if (pending_ == 0 && done_ != nullptr) {
+    if (pending_ == 0 && transport_) {
       ws_.reset();
       handler_.reset();
-      std::exchange(done_, nullptr)->set_value();
+      transport_.reset();
+      registry_.count.fetch_sub(1);
+      // Last: this may drop the final reference to the session.
+      registry_.open.erase(this->shared_from_this());
     }
   }
 
+  WsRegistry& registry_;
+  std::shared_ptr<Transport> transport_;
   std::optional<websocket::stream<Stream&>> ws_;
   asio::steady_timer timer_;
   asio::any_io_executor executor_;
   std::shared_ptr<WebSocketHandler> handler_;
-  std::promise<void>* done_ = nullptr;
   beast::flat_buffer in_;
   std::deque<std::string> out_;
   size_t queued_ = 0;
@@ -257,19 +290,27 @@ class ServerImpl;
 template <class Stream>
 class Connection {
  public:
-  Connection(ServerImpl& server, Stream& stream, ConnState& state, std::string peer)
-      : server_(server), stream_(stream), state_(state), peer_(std::move(peer)) {}
-  void Serve();
+  Connection(ServerImpl& server, std::shared_ptr<Transport> transport, Stream& stream,
+             ConnState& state, std::string peer)
+      : server_(server),
+        transport_(std::move(transport)),
+        stream_(stream),
+        state_(state),
+        peer_(std::move(peer)) {}
+  // Serves requests until the connection closes (false) or a WebSocket session takes it
+  // (true: the transport is no longer this thread's).
+  bool Serve();
 
  private:
   class Body;
   void Arm();
   void Disarm() { state_.deadline_ns.store(INT64_MAX); }
   bool WriteResponse(const Request& req, Response& res, bool keep_alive);
-  void ServeWebSocket(const http::request<http::buffer_body>& head,
+  bool ServeWebSocket(const http::request<http::buffer_body>& head,
                       std::shared_ptr<WebSocketHandler> handler);
 
   ServerImpl& server_;
+  std::shared_ptr<Transport> transport_;
   Stream& stream_;
   ConnState& state_;
   std::string peer_;
@@ -290,6 +331,13 @@ class ServerImpl final : public Server {
   const ServerOptions& Options() const { return options_; }
   bool Stopping() const { return stopping_.load(); }
   Response Dispatch(Request& req);
+  WsRegistry& WebSockets() { return websockets_; }
+  // Counts an upgrade against max_websockets; false when the server is full.
+  bool ReserveWebSocket() {
+    if (websockets_.count.fetch_add(1) < options_.max_websockets) return true;
+    websockets_.count.fetch_sub(1);
+    return false;
+  }
 
  private:
   struct Listener {
@@ -306,6 +354,7 @@ class ServerImpl final : public Server {
   // Owns the sockets. HTTP operations are blocking; only upgraded WebSocket connections run
   // asynchronously, on ws_thread_, the one thread that runs it.
   asio::io_context io_;
+  WsRegistry websockets_;  // only on ws_thread_ (but `count`)
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> ws_work_;
   std::thread ws_thread_;
   std::vector<Listener> listeners_;
@@ -380,7 +429,7 @@ void Connection<Stream>::Arm() {
 }
 
 template <class Stream>
-void Connection<Stream>::Serve() {
+bool Connection<Stream>::Serve() {
   for (;;) {
     http::request_parser<http::buffer_body> parser;
     parser.header_limit(static_cast<uint32_t>(server_.Options().max_header_bytes));
@@ -389,7 +438,7 @@ void Connection<Stream>::Serve() {
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
     state_.idle.store(true);
-    if (server_.Stopping()) return;
+    if (server_.Stopping()) return false;
     Arm();
     http::read_header(stream_, buffer_, parser, ec);
     Disarm();
@@ -407,7 +456,7 @@ void Connection<Stream>::Serve() {
                                       "bad request: " + ec.message() + "\n");
         WriteResponse(dummy, res, false);
       }
-      return;
+      return false;
     }
     auto& head = parser.get();
     Request req;
@@ -432,14 +481,19 @@ void Connection<Stream>::Serve() {
 
     Response res = server_.Dispatch(req);
     if (res.websocket && req.IsWebSocketUpgrade() && parser.is_done()) {
-      ServeWebSocket(head, std::move(res.websocket));
-      return;
+      if (server_.ReserveWebSocket()) return ServeWebSocket(head, std::move(res.websocket));
+      LogLine(LogLevel::kWarning, "websocket_refused",
+              {{"why", "max_websockets reached"}, {"peer", peer_}});
+      res = Response::Message(503, "The server has no room for another live connection");
+      res.SetHeader("Retry-After", "60");
+      WriteResponse(req, res, false);
+      return false;
     }
 
     // A body the handler left unread must not be parsed as the next request: answer, then
     // close (ServeSocket lingers so that the client still receives the answer).
     const bool keep_alive = keep_alive_requested && parser.is_done() && !server_.Stopping();
-    if (!WriteResponse(req, res, keep_alive) || !keep_alive) return;
+    if (!WriteResponse(req, res, keep_alive) || !keep_alive) return false;
   }
 }
 
@@ -476,17 +530,23 @@ bool Connection<Stream>::WriteResponse(const Request& req, Response& res, bool k
 }
 
 template <class Stream>
-void Connection<Stream>::ServeWebSocket(const http::request<http::buffer_body>& head,
+bool Connection<Stream>::ServeWebSocket(const http::request<http::buffer_body>& head,
                                         std::shared_ptr<WebSocketHandler> handler) {
-  auto session = std::make_shared<WsSession<Stream>>(stream_, std::move(handler));
+  auto session = std::make_shared<WsSession<Stream>>(server_.WebSockets(), transport_, stream_,
+                                                     std::move(handler));
   beast::error_code ec;
   Arm();
   session->Ws().accept(head, ec);  // answers 400 itself to a malformed handshake
   Disarm();
-  if (ec) return;
-  state_.websocket.store(true);
-  if (server_.Stopping()) return;
-  session->Run();
+  if (ec || server_.Stopping()) {
+    server_.WebSockets().count.fetch_sub(1);
+    return false;
+  }
+  // From here only the session closes the socket: neither the watchdog nor Stop() may shut a
+  // descriptor the WebSocket thread could have closed and the kernel reused.
+  state_.shut.store(true);
+  session->Start();
+  return true;
 }
 
 Response ServerImpl::Dispatch(Request& req) {
@@ -580,40 +640,48 @@ void ServerImpl::ServeSocket(tcp::socket socket, std::shared_ptr<asio::ssl::cont
     std::lock_guard lock(mu_);
     it = conns_.insert(conns_.end(), &state);
   }
+  auto transport = std::make_shared<Transport>(std::move(socket));
+  tcp::socket& sock = transport->socket;
   boost::system::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
+  sock.set_option(tcp::no_delay(true), ec);
   std::string peer;
-  const auto remote = socket.remote_endpoint(ec);
+  const auto remote = sock.remote_endpoint(ec);
   if (!ec) peer = remote.address().to_string();
+  bool upgraded = false;
   if (tls) {
-    asio::ssl::stream<tcp::socket&> stream(socket, *tls);
+    auto& stream = transport->tls.emplace(sock, *tls);
     state.idle.store(false);
     state.deadline_ns.store(NowNs() + int64_t{options_.idle_timeout_seconds} * 1'000'000'000);
     stream.handshake(asio::ssl::stream_base::server, ec);
     state.deadline_ns.store(INT64_MAX);
     if (!ec) {
-      Connection<asio::ssl::stream<tcp::socket&>> conn(*this, stream, state, peer);
-      conn.Serve();
-      state.deadline_ns.store(NowNs() + 2'000'000'000);
-      stream.shutdown(ec);
+      Connection<asio::ssl::stream<tcp::socket&>> conn(*this, transport, stream, state, peer);
+      upgraded = conn.Serve();
+      if (!upgraded) {
+        state.deadline_ns.store(NowNs() + 2'000'000'000);
+        stream.shutdown(ec);
+      }
     }
   } else {
-    Connection<tcp::socket> conn(*this, socket, state, peer);
-    conn.Serve();
+    Connection<tcp::socket> conn(*this, transport, sock, state, peer);
+    upgraded = conn.Serve();
   }
-  // Lingering close: closing with unread input makes the kernel send a reset, which can
-  // destroy the answer before the client reads it (an upload refused early). Half-close, then
-  // discard what the client still sends for a moment.
-  socket.shutdown(tcp::socket::shutdown_send, ec);
-  state.deadline_ns.store(NowNs() + 2'000'000'000);
-  char sink[16 * 1024];
-  while (!ec) socket.read_some(asio::buffer(sink), ec);
-  state.deadline_ns.store(INT64_MAX);
+  if (!upgraded) {
+    // Lingering close: closing with unread input makes the kernel send a reset, which can
+    // destroy the answer before the client reads it (an upload refused early). Half-close,
+    // then discard what the client still sends for a moment.
+    sock.shutdown(tcp::socket::shutdown_send, ec);
+    state.deadline_ns.store(NowNs() + 2'000'000'000);
+    char sink[16 * 1024];
+    while (!ec) sock.read_some(asio::buffer(sink), ec);
+    state.deadline_ns.store(INT64_MAX);
+  }
   {
-    // Unregister before closing so that the watchdog never touches a reused descriptor.
+    // Unregister before closing so that the watchdog never touches a reused descriptor. An
+    // upgraded socket is the WebSocket session's now: only the WebSocket thread closes it.
     std::lock_guard lock(mu_);
     conns_.erase(it);
-    socket.close(ec);
+    if (!upgraded) sock.close(ec);
     --threads_;
     // Notify under the lock: once it is released, Stop() may return and destroy the server.
     cv_.notify_all();
@@ -628,7 +696,7 @@ void ServerImpl::Watchdog() {
     const bool stopping = stopping_.load();
     for (ConnState* c : conns_) {
       const bool expired = c->deadline_ns.load() <= now;
-      const bool quiet = c->idle.load() || c->websocket.load();
+      const bool quiet = c->idle.load();
       if ((expired || (stopping && quiet)) && !c->shut.exchange(true)) {
         ::shutdown(c->fd, SHUT_RDWR);
       }
@@ -646,6 +714,14 @@ void ServerImpl::Stop() {
     ::shutdown(listener.acceptor->native_handle(), SHUT_RDWR);
   }
   for (auto& t : acceptors_) t.join();
+  // Live connections do not drain: close them now. A session that starts after this sees
+  // `stopping` and ends at once.
+  asio::post(io_, [this] {
+    websockets_.stopping = true;
+    for (const auto& session : std::vector(websockets_.open.begin(), websockets_.open.end())) {
+      session->Abort();
+    }
+  });
   std::unique_lock lock(mu_);
   const auto drain_until = Clock::now() + std::chrono::seconds(options_.drain_timeout_seconds);
   while (threads_ > 0) {
@@ -660,7 +736,7 @@ void ServerImpl::Stop() {
   lock.unlock();
   cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
-  ws_work_.reset();  // no connection is left, so io_ has nothing more to run
+  ws_work_.reset();  // io_ returns once every session has finished
   if (ws_thread_.joinable()) ws_thread_.join();
   for (auto& listener : listeners_) {
     boost::system::error_code ec;

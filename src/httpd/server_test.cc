@@ -8,8 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "httpd/http.h"
 
@@ -312,6 +315,56 @@ TEST_F(ServerTest, AnUpgradeHandlerAnswersPlainRequestsNormally) {
   EXPECT_EQ(c.ReadAll().rfind("HTTP/1.1 400", 0), 0u);
 }
 
+TEST_F(ServerTest, WebSocketsGiveTheirConnectionThreadBack) {
+  ServerOptions options;
+  options.max_connections = 2;
+  Start(options);
+  std::vector<std::unique_ptr<RawClient>> sockets;
+  for (int i = 0; i < 8; ++i) {
+    sockets.push_back(std::make_unique<RawClient>(address_));
+    sockets.back()->Send(kUpgrade);
+    const std::string handshake = sockets.back()->ReadUntil("\r\n\r\n");
+    ASSERT_EQ(handshake.rfind("HTTP/1.1 101", 0), 0u) << "upgrade " << i << ": " << handshake;
+  }
+  // Two HTTP connections at once still fit beside the eight live ones.
+  RawClient a(address_), b(address_);
+  a.Send("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+  b.Send("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_NE(a.ReadUntil("GET /a").find("200 OK"), std::string::npos);
+  EXPECT_NE(b.ReadUntil("GET /b").find("200 OK"), std::string::npos);
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    const std::string text = "m" + std::to_string(i);
+    sockets[i]->Send(ClientFrame(0x1, text));
+    EXPECT_EQ(sockets[i]->ReadUntil(text), std::string("\x81\x07") + "echo:" + text);
+  }
+}
+
+TEST_F(ServerTest, WebSocketsOverTheirLimitGet503) {
+  ServerOptions options;
+  options.max_websockets = 2;
+  Start(options);
+  EchoSocket::closed.store(false);
+  auto first = std::make_unique<RawClient>(address_);
+  RawClient second(address_), third(address_);
+  first->Send(kUpgrade);
+  second.Send(kUpgrade);
+  ASSERT_NE(first->ReadUntil("\r\n\r\n").find("101"), std::string::npos);
+  ASSERT_NE(second.ReadUntil("\r\n\r\n").find("101"), std::string::npos);
+  third.Send(kUpgrade);
+  const std::string refused = third.ReadAll();
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Retry-After: 60"), std::string::npos) << refused;
+  // A closed session frees its place.
+  first.reset();
+  for (int i = 0; i < 50 && !EchoSocket::closed.load(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(EchoSocket::closed.load());
+  RawClient fourth(address_);
+  fourth.Send(kUpgrade);
+  EXPECT_NE(fourth.ReadUntil("\r\n\r\n").find("101"), std::string::npos);
+}
+
 TEST_F(ServerTest, StopClosesOpenWebSockets) {
   Start();
   RawClient c(address_);
@@ -319,6 +372,8 @@ TEST_F(ServerTest, StopClosesOpenWebSockets) {
   ASSERT_NE(c.ReadUntil("\r\n\r\n").find("101"), std::string::npos);
   const auto start = std::chrono::steady_clock::now();
   server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(c.ReadAll(5000), "") << "the socket is closed, not left open";
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   server_.reset();
 }

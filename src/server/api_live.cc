@@ -29,6 +29,7 @@ const std::set<std::string, std::less<>> kActions = {
     "deepverify-storage-vault",
     "unlock",
     "update-login-url",
+    "update-login-password",
     "refetch-profile",
     "request-vault-snapshots",
     "request-stored-objects",

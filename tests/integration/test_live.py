@@ -8,7 +8,10 @@ processes on loopback:
     refetch-profile, request-vault-snapshots and unlock are answered; an unknown target is 404;
   - drop-connection: the device reconnects by itself; revoke-device drops it for good;
   - update-login-url to a wrong URL leaves the device where it is; to a second halleyd that
-    knows the account moves it there (login file, live connection, later API calls);
+    knows the account moves it there (login file, live connection, later API calls); with
+    Force it moves to a server not up yet, and registers there once it answers;
+  - update-login-password after an administrator's reset: a wrong password changes nothing,
+    the right one logs the device in and finishes the reset (same vault key);
   - admin/job/cancel stops a dispatched run, which reports 7005 and is not retried;
   - over TLS the device checks the server's certificate (its login's CA file);
   - the connection goes through an HTTP CONNECT proxy (tinyproxy's log shows the tunnel) and
@@ -16,7 +19,9 @@ processes on loopback:
   - the registration lobby: `login join-lobby` waits, admin/installation/list-active shows it,
     admin/installation/dispatch/register-device logs it in;
   - a WebSocket upgrade without valid credentials is refused with 401, and with an
-    unregistered device ID with 403.
+    unregistered device ID with 403;
+  - live connections do not hold a thread each: 1,200 of them (over the 1,024 HTTP
+    connections halleyd serves at once) stay open together while the API still answers.
 
   python3 tests/integration/test_live.py --backup-tool PATH --halleyd PATH
 """
@@ -24,6 +29,7 @@ processes on loopback:
 import base64
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -202,6 +208,70 @@ class Live(DeviceTestCase):
                   "the old connection to close")
         self.assertIn("moved to", self.daemon_log(p))
 
+    def test_forced_update_login_url_waits_for_the_new_server(self):
+        p = self.start_daemon()
+        cid = self.connection(self.server)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        reply = self.dispatch(self.server, "update-login-url", cid, NewURL=f"http://127.0.0.1:{port}/",
+                              Force="true")
+        self.assertIn("moved anyway (Force)", reply["Message"])
+        self.assertIn(f"127.0.0.1:{port}", self.device.login_file()["Server"])
+        self.wait(lambda: self.admin_api("admin/dispatcher/list-active") == {},
+                  "the old connection to close")
+        # The new server comes up later, with the account: the device registers and connects.
+        new_data = os.fsdecode(self.wd.sub("data-new"))
+        os.makedirs(new_data, exist_ok=True)
+        new = Halleyd(new_data, listen=f"127.0.0.1:{port}")
+        self.servers.append(new)
+        new_admin = setup_admin(new)
+        status, reply = new.api("admin/add-user", auth=new_admin, TargetUser=USER,
+                                TargetPassword=USER_PASSWORD)
+        self.assertEqual(status, 200, reply)
+        def connected():
+            st, active = new.api("admin/dispatcher/list-active", auth=new_admin)
+            return st == 200 and any(c["Username"] == USER for c in active.values())
+        self.wait(connected, "the device's connection to the new server", timeout=90)
+        st, profile = new.api("admin/get-user-profile", auth=new_admin, TargetUser=USER)
+        self.assertIn(self.device.device_id(), profile["Devices"])
+        self.assertEqual(self.device.status(), "Logged in, unlocked (2)")
+        self.assertIn("registered at", self.daemon_log(p))
+
+    def test_update_login_password_after_an_admin_reset(self):
+        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
+                       StoreRecoveryCode="1")
+        d = Device(self.wd.path, "desk")
+        d.bt("login", "prompt", "--server", f"http://{self.server.address}", "--username",
+             "carol", password="carol 1", expect=0)
+        d.bt("vault", "request", "--name", "v", expect=0)
+        key = d.bt("vault", "key", "v", expect=0).stdout
+        p = self.start_daemon(d.env)
+        def carol():
+            active = self.admin_api("admin/dispatcher/list-active")
+            return next((cid for cid, c in active.items() if c["Username"] == "carol"), None)
+        cid = self.wait(carol, "carol's live connection")
+        self.admin_api("admin/reset-user-password", TargetUser="carol", NewPassword="carol 2")
+        self.assertEqual(d.status(), "Unregistered device for the supplied credentials (4)")
+        # A wrong password is refused and changes nothing; the right one logs the device in.
+        reply = self.dispatch(self.server, "update-login-password", cid, expect=403,
+                              NewPassword="carol 3")
+        self.assertIn("keeps its login", reply["Message"])
+        self.assertEqual(d.status(), "Unregistered device for the supplied credentials (4)")
+        self.dispatch(self.server, "update-login-password", cid, NewPassword="carol 2")
+        self.assertEqual(d.status(), "Logged in, unlocked (2)")
+        # The reset is finished: the vault key is the same, unwrapped with the new login.
+        self.assertEqual(d.bt("vault", "key", "v", expect=0).stdout, key)
+        profile = self.admin_api("admin/get-user-profile", TargetUser="carol")
+        self.assertEqual(profile["PasswordRecovery"], d.login_file()["WrapKey"])
+        self.wait(lambda: carol() not in (None, cid), "carol's connection with the new login")
+        log = self.daemon_log(p)
+        self.assertIn("logged in with a new password", log)
+        self.assertNotIn("carol 2", log)
+        server_log = self.server.log()
+        self.assertIn("update-login-password", server_log)
+        self.assertNotIn("carol 2", server_log)
+
     def test_through_a_connect_proxy_and_across_a_restart(self):
         proxy = Tinyproxy(os.fsdecode(self.wd.sub("proxy")))
         self.addCleanup(proxy.close)
@@ -283,6 +353,43 @@ class Live(DeviceTestCase):
         self.assertIn(" 403 ", upgrade(["X-Halley-Device-ID: unregistered",
                                         "Authorization: Basic " + good]))
         self.assertIn(" 101 ", upgrade([device, "Authorization: Basic " + good]))
+
+    def test_more_live_connections_than_http_threads(self):
+        count = 1200
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < count + 200:
+            self.skipTest(f"needs {count + 200} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, count + 200), hard))
+        host, port = self.server.address.rsplit(":", 1)
+        sockets = []
+        try:
+            for i in range(count):
+                s = socket.create_connection((host, int(port)), timeout=30)
+                sockets.append(s)
+                s.sendall("\r\n".join([
+                    "GET /api/v1/device/lobby HTTP/1.1", f"Host: {self.server.address}",
+                    "Upgrade: websocket", "Connection: Upgrade",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
+                    f"X-Halley-Device-ID: crowd-{i}", "", ""]).encode())
+            for i, s in enumerate(sockets):
+                # The server's hello message follows the handshake once the hub has the
+                # connection.
+                got = b""
+                while b"ConnectionID" not in got:
+                    chunk = s.recv(4096)
+                    self.assertTrue(chunk, f"connection {i} closed: {got!r}")
+                    got += chunk
+                self.assertIn(b" 101 ", got.split(b"\r\n")[0], f"connection {i}")
+            lobby = self.admin_api("admin/installation/list-active")
+            crowd = {c["DeviceID"] for c in lobby.values() if c["DeviceID"].startswith("crowd-")}
+            self.assertEqual(len(crowd), count)
+        finally:
+            for s in sockets:
+                s.close()
+        def emptied():
+            lobby = self.admin_api("admin/installation/list-active")
+            return not any(c["DeviceID"].startswith("crowd-") for c in lobby.values()) or None
+        self.wait(emptied, "the lobby to empty once the connections close")
 
 
 if __name__ == "__main__":
