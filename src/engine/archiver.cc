@@ -16,6 +16,7 @@
 #include "base/host.h"
 #include "crypto/hash.h"
 #include "engine/snapshots.h"
+#include "engine/tree_prefetch.h"
 #include "fs/fs.h"
 #include "repo/packindex.h"
 #include "snapshot/mode.h"
@@ -29,6 +30,8 @@ using snapshot::NodeType;
 using snapshot::Tree;
 
 constexpr size_t kReadBufferSize = 16 << 20;
+// Parent trees decoded ahead of the walk, in JSON bytes: a few hundred typical directories.
+constexpr uint64_t kPrefetchBytes = 4 << 20;
 
 // Caps the bytes of file data held between reading and packing.
 // Memory for file data read but not yet packed, within a budget. Requests above a quarter of
@@ -144,6 +147,9 @@ class Archiver {
   Result<void> ProcessTargets(const std::vector<Target>& targets, const Id* parent_root);
   Result<void> ProcessDirContents(const std::string& abs_path, DirTask& task, const Tree* old_tree,
                                   dev_t root_dev);
+  Result<void> ProcessEntries(const std::string& abs_path, DirTask& task,
+                              const std::vector<std::string>& names, const Tree* old_tree,
+                              dev_t root_dev);
   // Adds the entry `name` at `abs_path` (lstat `st`) to `task`. Errors reading the entry are
   // recorded and the entry skipped; only vault errors are returned.
   // `descend` false: a directory is stored without its contents (a mount point under
@@ -170,6 +176,7 @@ class Archiver {
   const BackupOptions& opts_;
   ReadMemory read_memory_;
   std::unique_ptr<chunker::Chunker> chunker_;
+  std::optional<TreePrefetcher> prefetch_;  // with a parent snapshot
   fs::NameCache names_;
   BackupResult result_;
   snapshot::SnapshotSummary summary_;
@@ -329,7 +336,9 @@ Node Archiver::MakeNode(const std::string& abs_path, const std::string& name,
 
 Result<std::optional<Tree>> Archiver::LoadOldTree(const std::optional<Id>& id) {
   if (!id) return std::optional<Tree>();
-  auto t = LoadTree(repo_, *id);
+  std::optional<Result<Tree>> prefetched;
+  if (prefetch_) prefetched = prefetch_->Take(*id);
+  Result<Tree> t = prefetched ? std::move(*prefetched) : LoadTree(repo_, *id);
   if (!t) {
     // A damaged parent only costs us the change detection.
     if (t.error().Code() == ErrorCode::kCorruption || t.error().Code() == ErrorCode::kNotFound) {
@@ -436,7 +445,23 @@ Result<void> Archiver::ProcessDirContents(const std::string& abs_path, DirTask& 
     RecordError(abs_path, names.error());
     return {};  // the directory is kept, empty, with its metadata
   }
-  for (const auto& name : *names) {
+  // The subdirectories' old trees, decoded on the prefetcher's thread while this one walks.
+  std::vector<Id> wanted;
+  if (prefetch_ && old_tree) {
+    for (const Node& n : old_tree->nodes) {
+      if (n.type == NodeType::kDir && n.subtree) wanted.push_back(*n.subtree);
+    }
+    for (const Id& id : wanted) prefetch_->Want(id);
+  }
+  const Result<void> walked = ProcessEntries(abs_path, task, *names, old_tree, root_dev);
+  for (const Id& id : wanted) prefetch_->Forget(id);  // those the walk did not take
+  return walked;
+}
+
+Result<void> Archiver::ProcessEntries(const std::string& abs_path, DirTask& task,
+                                      const std::vector<std::string>& names, const Tree* old_tree,
+                                      dev_t root_dev) {
+  for (const auto& name : names) {
     std::string child = abs_path == "/" ? "/" + name : abs_path + "/" + name;
     if (opts_.filter && opts_.filter->Excluded(child)) continue;
     auto st = fs::Lstat(child);
@@ -724,7 +749,10 @@ Result<BackupResult> Archiver::Run() {
   }
 
   Id parent_root;
-  if (parent) parent_root = parent->snapshot.tree;
+  if (parent) {
+    parent_root = parent->snapshot.tree;
+    prefetch_.emplace(repo_, kPrefetchBytes);
+  }
   auto walked = ProcessTargets(targets, parent ? &parent_root : nullptr);
   {
     std::lock_guard lock(mu_);

@@ -104,7 +104,7 @@ class KillDuringBackup(harness.TestCase):
         self.mutate(rng, -1)
         r, s = v.backup(src)
         self.manifests[s["snapshot_id"]] = harness.manifest(src)
-        duration = max(r.seconds, 0.3)
+        duration = max(r.seconds, 0.05)
         harness.log(f"backup of one mutation: {duration:.2f}s")
 
         stats = {"killed": 0, "finished_before_kill": 0, "snapshot_by_killed": 0}
@@ -150,7 +150,7 @@ class KillDuringBackup(harness.TestCase):
             self.manifests[s["snapshot_id"]] = harness.manifest(src)
             # This backup redid what the killed one was doing: a better estimate of how long
             # an uninterrupted run takes, for the next delays.
-            duration = 0.5 * duration + 0.5 * max(r.seconds, 0.3)
+            duration = 0.5 * duration + 0.5 * max(r.seconds, 0.05)
             harness.log(f"run {run + 1}/{runs}: {bucket} kill after {delay:.2f}s "
                         f"(exit {'killed' if rc is None or rc < 0 else rc}), "
                         f"{len(new)} new snapshot(s), {len(leftovers)} temp files in the vault; "
