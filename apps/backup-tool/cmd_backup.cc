@@ -126,9 +126,7 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
   o.program_version = ProgramVersion();
   o.lock = v->lock.get();
   o.progress = &progress;
-  // Totals only matter to someone watching: the status line, --json status lines, the job's
-  // progress on the server. Otherwise counting them is a second walk of the tree for nothing.
-  o.scan = cli.ProgressWanted() || (cli.global.json && !cli.global.quiet) || job.Reporting();
+  o.scan = true;
   o.stop = cli.StopToken();
   o.on_error = [&](const std::string& path, const Error& e) {
     if (cli.global.json) {

@@ -44,8 +44,6 @@ class ManagedJob {
   void Log(const char* severity, std::string message);
   // The server's job ID; "" when nothing is reported or the server could not be told.
   const std::string& Id() const { return id_; }
-  // Whether progress goes to the server.
-  bool Reporting() const { return report_ != nullptr; }
 
  private:
   friend int RunAsJob(Cli&, int, const std::string&, const std::function<int(ManagedJob&)>&);
