@@ -126,6 +126,8 @@ int RunBackup(Cli& cli, const BackupFlags& f, ManagedJob& job) {
   o.program_version = ProgramVersion();
   o.lock = v->lock.get();
   o.progress = &progress;
+  // Even with nobody watching the totals: the scanner walks ahead of the archiver and warms the
+  // metadata it will lstat (1M files from a cold cache: 126 s with it, 157 s without).
   o.scan = true;
   o.stop = cli.StopToken();
   o.on_error = [&](const std::string& path, const Error& e) {
