@@ -505,6 +505,16 @@ class Daemon {
     return answer;
   }
 
+  // This device's FriendlyName in the account's profile ("device" if it cannot be read).
+  static std::string DeviceName(const client::Account& account) {
+    auto p = account.GetProfile();
+    if (!p) return "device";
+    const Json devices = p->profile.value("Devices", Json::object());
+    const std::string& id = account.State().device_id;
+    if (!devices.contains(id) || !devices[id].is_object()) return "device";
+    return devices[id].value("FriendlyName", "device");
+  }
+
   // Moves this device to another server: only if it logs in and registers there with its
   // credentials, unless `force` (the new server is not up yet): then it moves regardless and
   // registers once the new server answers.
@@ -515,13 +525,7 @@ class Daemon {
     next.server = *normalized;
     auto moved = std::make_unique<client::Account>(next);
     // The new server's copy of the account must know this device, under the same name.
-    std::string name = "device";
-    if (auto old = account_->GetProfile()) {
-      const Json devices = old->profile.value("Devices", Json::object());
-      if (devices.contains(next.device_id) && devices[next.device_id].is_object()) {
-        name = devices[next.device_id].value("FriendlyName", name);
-      }
-    }
+    const std::string name = DeviceName(*account_);
     const Result<void> registered = [&]() -> Result<void> {
       HALLEY_RETURN_IF_ERROR(moved->GetProfile());
       return moved->RegisterDevice(name, HALLEY_VERSION);
@@ -560,14 +564,7 @@ class Daemon {
     next.l = keys.l;
     next.r = keys.r;
     auto updated = std::make_unique<client::Account>(next);
-    std::string name = "device";
-    if (auto p = updated->GetProfile()) {
-      const Json devices = p->profile.value("Devices", Json::object());
-      if (devices.contains(next.device_id) && devices[next.device_id].is_object()) {
-        name = devices[next.device_id].value("FriendlyName", name);
-      }
-    }
-    if (auto reg = updated->RegisterDevice(name, HALLEY_VERSION); !reg) {
+    if (auto reg = updated->RegisterDevice(DeviceName(*updated), HALLEY_VERSION); !reg) {
       Log("the new password was not accepted: " + reg.error().Message());
       return Answer(reg.error().Code() == ErrorCode::kUnauthenticated ? 403 : 502,
                     "The device could not log in with the new password: " + reg.error().Message() +
