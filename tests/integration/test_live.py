@@ -239,11 +239,7 @@ class Live(DeviceTestCase):
         self.assertIn("registered at", self.daemon_log(p))
 
     def test_update_login_password_after_an_admin_reset(self):
-        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
-                       StoreRecoveryCode="1")
-        d = Device(self.wd.path, "desk")
-        d.bt("login", "prompt", "--server", f"http://{self.server.address}", "--username",
-             "carol", password="carol 1", expect=0)
+        d, _ = self.recoverable_login("desk")
         d.bt("vault", "request", "--name", "v", expect=0)
         key = d.bt("vault", "key", "v", expect=0).stdout
         p = self.start_daemon(d.env)

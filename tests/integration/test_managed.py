@@ -92,6 +92,18 @@ class AccountTestCase(HalleydTestCase):
     def job_log(self, job):
         return self.admin_api("admin/get-job-log-entries", JobID=job["GUID"])
 
+    def recoverable_login(self, device_name):
+        """The account "carol" (password "carol 1"), made with a recovery code so that an
+        administrator can reset its password, and a Device logged in to it; returns both the
+        Device and its `login prompt` arguments."""
+        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
+                       StoreRecoveryCode="1")
+        d = Device(self.wd.path, device_name)
+        login = ("login", "prompt", "--server", f"http://{self.server.address}", "--username",
+                 "carol")
+        d.bt(*login, password="carol 1", expect=0)
+        return d, login
+
     def start_daemon(self, env, *global_args, poll="1"):
         """`backup-tool daemon` of the device whose environment is `env`, its stderr kept for
         daemon_log; killed at the end of the test."""
@@ -503,11 +515,7 @@ class Managed(AccountTestCase):
         self.assertIn("zkr1:", reply["Message"])
 
     def test_password_change_keeps_an_accounts_recovery_code_current(self):
-        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
-                       StoreRecoveryCode="1")
-        d = Device(self.wd.path, "laptop")
-        d.bt("login", "prompt", "--server", f"http://{self.server.address}", "--username",
-             "carol", password="carol 1", expect=0)
+        d, _ = self.recoverable_login("laptop")
         new_file = self.wd.sub("new-password")
         harness.write_file(new_file, b"carol 2\n")
         d.bt("login", "passwd", "--new-password-file", new_file, password="carol 1", expect=0)
@@ -515,12 +523,7 @@ class Managed(AccountTestCase):
         self.assertEqual(profile["PasswordRecovery"], d.login_file()["WrapKey"])
 
     def test_an_admin_reset_is_finished_by_the_next_login(self):
-        self.admin_api("admin/add-user", TargetUser="carol", TargetPassword="carol 1",
-                       StoreRecoveryCode="1")
-        d = Device(self.wd.path, "laptop")
-        login = ("login", "prompt", "--server", f"http://{self.server.address}", "--username",
-                 "carol")
-        d.bt(*login, password="carol 1", expect=0)
+        d, login = self.recoverable_login("laptop")
         d.bt("vault", "request", "--name", "v", expect=0)
         src = self.wd.mkdir("small")
         harness.write_file(os.path.join(src, b"a"), b"a\n")
