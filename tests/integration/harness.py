@@ -768,8 +768,10 @@ def find_restic():
 
 
 def snapshot_ids(vault):
-    """IDs (file names) of the snapshots in the vault, straight from the directory."""
-    return sorted(os.path.basename(p).decode() for p in vault.files("snapshots"))
+    """IDs (file names) of the snapshots in the vault, straight from the directory. A write
+    killed midway leaves a `.tmp-` file there, which is not a snapshot."""
+    names = (os.path.basename(p).decode() for p in vault.files("snapshots"))
+    return sorted(n for n in names if len(n) == 64 and all(c in "0123456789abcdef" for c in n))
 
 
 def hostname():
