@@ -10,12 +10,14 @@ constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+constexpr std::array<int8_t, 256> MakeHexTable() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int i = 0; i < 10; ++i) t['0' + i] = static_cast<int8_t>(i);
+  for (int i = 0; i < 6; ++i) t['a' + i] = t['A' + i] = static_cast<int8_t>(10 + i);
+  return t;
 }
+constexpr std::array<int8_t, 256> kHexTable = MakeHexTable();
 
 constexpr std::array<int8_t, 256> MakeBase64Table() {
   std::array<int8_t, 256> t{};
@@ -39,13 +41,21 @@ std::string HexEncode(ByteView data) {
 Result<Bytes> HexDecode(std::string_view hex) {
   if (hex.size() % 2 != 0) return Fail(ErrorCode::kInvalidArgument, "odd-length hex string");
   Bytes out(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Fail(ErrorCode::kInvalidArgument, "invalid hex digit");
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
+  if (!HexDecodeInto(hex, out)) return Fail(ErrorCode::kInvalidArgument, "invalid hex digit");
   return out;
+}
+
+bool HexDecodeInto(std::string_view hex, MutableByteView out) {
+  if (hex.size() != 2 * out.size()) return false;
+  // Any invalid digit makes its byte's value negative; one test at the end.
+  int bad = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = kHexTable[static_cast<uint8_t>(hex[2 * i])];
+    int lo = kHexTable[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<uint8_t>((hi & 0xf) << 4 | (lo & 0xf));
+  }
+  return bad >= 0;
 }
 
 std::string Base64Encode(ByteView data) {

@@ -14,6 +14,8 @@ namespace halley {
 
 std::string HexEncode(ByteView data);  // lower case
 Result<Bytes> HexDecode(std::string_view hex);
+// HexDecode into `out`, without allocating: false unless `hex` is 2 * out.size() hex digits.
+bool HexDecodeInto(std::string_view hex, MutableByteView out);
 
 std::string Base64Encode(ByteView data);
 Result<Bytes> Base64Decode(std::string_view text);

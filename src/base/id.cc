@@ -10,9 +10,11 @@ Result<Id> Id::FromHex(std::string_view hex) {
     return Fail(ErrorCode::kInvalidArgument,
                 "invalid ID \"" + std::string(hex.substr(0, 80)) + "\": must be 64 hex digits");
   }
-  auto bytes = HexDecode(hex);
-  if (!bytes) return Fail(ErrorCode::kInvalidArgument, "invalid ID \"" + std::string(hex) + "\"");
-  return FromBytes(*bytes);
+  Id id;
+  if (!HexDecodeInto(hex, id.bytes)) {
+    return Fail(ErrorCode::kInvalidArgument, "invalid ID \"" + std::string(hex) + "\"");
+  }
+  return id;
 }
 
 Id Id::FromBytes(ByteView b) {

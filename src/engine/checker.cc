@@ -1118,6 +1118,7 @@ class Checker {
     std::vector<std::vector<std::string>> damages{{}};
     std::unordered_set<Id, IdHash> in_progress;
     std::unordered_set<Id, IdHash> data_seen;
+    if (report) data_seen.reserve(index_.BlobCount(BlobType::kData));  // no rehashing as it grows
     snapshot_damage_.clear();
     struct Frame {
       Id id;

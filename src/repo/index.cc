@@ -67,7 +67,7 @@ class IndexFileReader : public SaxReader<IndexFileReader, Where> {
       if (packs_seen_) return Where::kPacks;
       return std::nullopt;
     }
-    const std::string& key = Key();
+    const std::string_view key = Key();
     switch (Stack().back()) {
       case Where::kRoot:
         if (key == "packs") {

@@ -16,14 +16,6 @@ using internal::AppendKey;
 using internal::AppendTime;
 using internal::AppendUint;
 using internal::GoZeroTime;
-using internal::ReadBase64;
-using internal::ReadId;
-using internal::ReadString;
-using internal::ReadTime;
-using internal::ReadUint;
-using internal::ReadUint32;
-
-constexpr uint64_t kMaxU64 = std::numeric_limits<uint64_t>::max();
 
 // Go's utf8.ValidString: no overlong forms, surrogates or code points above U+10FFFF. (The
 // thresholds are multiples of 64, so the last continuation byte need not take part.)
@@ -143,116 +135,6 @@ Result<void> AppendNode(std::string& out, const Node& node) {
   return {};
 }
 
-Result<Node> DecodeNode(const OrderedJson& j) {
-  if (!j.is_object()) return Fail(ErrorCode::kCorruption, "node is not an object");
-  Node node;
-  node.mtime = node.atime = node.ctime = GoZeroTime();
-  std::string quoted_name, type_name;
-  std::optional<Bytes> linktarget_raw;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& key = it.key();
-    const OrderedJson& v = it.value();
-    if (key == "name") {
-      HALLEY_RETURN_IF_ERROR(ReadString(v, "name", quoted_name));
-    } else if (key == "type") {
-      HALLEY_RETURN_IF_ERROR(ReadString(v, "type", type_name));
-    } else if (key == "mode") {
-      HALLEY_RETURN_IF_ERROR(ReadUint32(v, "mode", node.mode));
-    } else if (key == "mtime") {
-      HALLEY_RETURN_IF_ERROR(ReadTime(v, "mtime", node.mtime));
-    } else if (key == "atime") {
-      HALLEY_RETURN_IF_ERROR(ReadTime(v, "atime", node.atime));
-    } else if (key == "ctime") {
-      HALLEY_RETURN_IF_ERROR(ReadTime(v, "ctime", node.ctime));
-    } else if (key == "uid") {
-      HALLEY_RETURN_IF_ERROR(ReadUint32(v, "uid", node.uid));
-    } else if (key == "gid") {
-      HALLEY_RETURN_IF_ERROR(ReadUint32(v, "gid", node.gid));
-    } else if (key == "user") {
-      HALLEY_RETURN_IF_ERROR(ReadString(v, "user", node.user));
-    } else if (key == "group") {
-      HALLEY_RETURN_IF_ERROR(ReadString(v, "group", node.group));
-    } else if (key == "inode") {
-      HALLEY_RETURN_IF_ERROR(ReadUint(v, "inode", kMaxU64, node.inode));
-    } else if (key == "device_id") {
-      HALLEY_RETURN_IF_ERROR(ReadUint(v, "device_id", kMaxU64, node.device_id));
-    } else if (key == "size") {
-      HALLEY_RETURN_IF_ERROR(ReadUint(v, "size", kMaxU64, node.size));
-    } else if (key == "links") {
-      HALLEY_RETURN_IF_ERROR(ReadUint(v, "links", kMaxU64, node.links));
-    } else if (key == "linktarget") {
-      HALLEY_RETURN_IF_ERROR(ReadString(v, "linktarget", node.linktarget));
-    } else if (key == "linktarget_raw") {
-      if (!v.is_null()) {
-        Bytes raw;
-        HALLEY_RETURN_IF_ERROR(ReadBase64(v, "linktarget_raw", raw));
-        linktarget_raw = std::move(raw);
-      }
-    } else if (key == "extended_attributes") {
-      if (v.is_null()) continue;
-      if (!v.is_array()) {
-        return Fail(ErrorCode::kCorruption, "field \"extended_attributes\" is not an array");
-      }
-      node.xattrs.clear();
-      node.xattrs.reserve(v.size());
-      for (const auto& a : v) {
-        if (!a.is_object()) {
-          return Fail(ErrorCode::kCorruption, "extended attribute is not an object");
-        }
-        ExtendedAttribute attr;
-        for (auto m = a.begin(); m != a.end(); ++m) {
-          if (m.key() == "name") {
-            HALLEY_RETURN_IF_ERROR(ReadString(m.value(), "extended_attributes.name", attr.name));
-          } else if (m.key() == "value") {
-            HALLEY_RETURN_IF_ERROR(ReadBase64(m.value(), "extended_attributes.value", attr.value));
-          }
-        }
-        node.xattrs.push_back(std::move(attr));
-      }
-    } else if (key == "generic_attributes") {
-      if (!v.is_null() && !v.is_object()) {
-        return Fail(ErrorCode::kCorruption, "field \"generic_attributes\" is not an object");
-      }
-      node.generic_attributes = v;
-    } else if (key == "device") {
-      HALLEY_RETURN_IF_ERROR(ReadUint(v, "device", kMaxU64, node.device));
-    } else if (key == "content") {
-      if (v.is_null()) {
-        node.content.reset();
-        continue;
-      }
-      if (!v.is_array()) return Fail(ErrorCode::kCorruption, "field \"content\" is not an array");
-      std::vector<Id> ids;
-      ids.reserve(v.size());
-      for (const auto& e : v) {
-        std::optional<Id> id;
-        HALLEY_RETURN_IF_ERROR(ReadId(e, "content", id));
-        if (!id) return Fail(ErrorCode::kCorruption, "field \"content\" holds a null ID");
-        ids.push_back(*id);
-      }
-      node.content = std::move(ids);
-    } else if (key == "subtree") {
-      if (v.is_null()) node.subtree.reset();
-      HALLEY_RETURN_IF_ERROR(ReadId(v, "subtree", node.subtree));
-    } else if (key == "error") {
-      HALLEY_RETURN_IF_ERROR(ReadString(v, "error", node.error));
-    }
-    // Unknown members are ignored, as encoding/json does.
-  }
-  if (quoted_name.empty()) return Fail(ErrorCode::kCorruption, "node has no name");
-  auto name = GoUnquoteName(quoted_name);
-  if (!name) return Fail(name.error().WithContext("node name"));
-  node.name = std::move(*name);
-  auto type = ParseNodeType(type_name);
-  if (!type) {
-    return Fail(ErrorCode::kCorruption, "node \"" + quoted_name + "\" has unknown type \"" +
-                                            type_name.substr(0, 32) + "\"");
-  }
-  node.type = *type;
-  if (linktarget_raw) node.linktarget = ToString(*linktarget_raw);
-  return node;
-}
-
 }  // namespace
 
 Result<std::string> EncodeTree(const Tree& tree) {
@@ -276,27 +158,254 @@ Result<std::string> EncodeTree(const Tree& tree) {
   return out;
 }
 
-Result<Tree> DecodeTree(std::string_view json) {
-  HALLEY_ASSIGN_OR_RETURN(OrderedJson doc, internal::ParseOrderedJson(json));
-  if (!doc.is_object()) return Fail(ErrorCode::kCorruption, "tree is not a JSON object");
-  auto nodes = doc.find("nodes");
-  if (nodes == doc.end() || !nodes->is_array()) {
-    return Fail(ErrorCode::kCorruption, "tree has no \"nodes\" array");
+namespace {
+
+enum class NodeWhere { kRoot, kNodes, kNode, kContent, kXattrs, kXattr };
+
+// Decodes a tree as it is scanned, member by member in the order given, as encoding/json
+// fills a struct: a member given twice is read twice.
+class TreeReader : public SaxReader<TreeReader, NodeWhere> {
+ public:
+  Result<Tree> Read(std::string_view json) {
+    HALLEY_RETURN_IF_ERROR(Parse(json));
+    if (!nodes_seen_) return Fail(ErrorCode::kCorruption, "tree has no \"nodes\" array");
+    return std::move(tree_);
   }
-  Tree tree;
-  tree.nodes.reserve(nodes->size());
-  for (size_t i = 0; i < nodes->size(); ++i) {
-    auto node = DecodeNode((*nodes)[i]);
-    if (!node) return Fail(node.error().WithContext("tree node " + std::to_string(i)));
-    if (!tree.nodes.empty() && !(tree.nodes.back().name < node->name)) {
-      return Fail(ErrorCode::kCorruption, "tree nodes are not ordered or duplicate: \"" +
-                                              GoQuoteName(node->name) + "\" after \"" +
-                                              GoQuoteName(tree.nodes.back().name) + "\"");
+
+  std::optional<NodeWhere> Place(SaxValue v) {
+    if (Stack().empty()) {
+      if (v == SaxValue::kObject) return NodeWhere::kRoot;
+      Problem("tree is not a JSON object");
+      return std::nullopt;
     }
-    tree.nodes.push_back(std::move(*node));
+    switch (Stack().back()) {
+      case NodeWhere::kRoot:
+        if (Key() != "nodes") return std::nullopt;
+        nodes_seen_ = v == SaxValue::kArray;
+        tree_.nodes.clear();
+        if (nodes_seen_) return NodeWhere::kNodes;
+        return std::nullopt;
+      case NodeWhere::kNodes:
+        if (v != SaxValue::kObject) {
+          NodeProblem(Error(ErrorCode::kCorruption, "node is not an object"));
+          return std::nullopt;
+        }
+        node_ = Node{};
+        node_.mtime = node_.atime = node_.ctime = GoZeroTime();
+        quoted_name_.clear();
+        type_name_.clear();
+        linktarget_raw_.reset();
+        generic_pending_ = false;
+        return NodeWhere::kNode;
+      case NodeWhere::kNode:
+        return Member(v);
+      case NodeWhere::kContent:
+        if (v == SaxValue::kNull) {
+          NodeProblem(Error(ErrorCode::kCorruption, "field \"content\" holds a null ID"));
+        } else if (auto id = ReadId(v, "content")) {
+          node_.content->push_back(*id);
+        }
+        return std::nullopt;
+      case NodeWhere::kXattrs:
+        if (v != SaxValue::kObject) {
+          NodeProblem(Error(ErrorCode::kCorruption, "extended attribute is not an object"));
+          return std::nullopt;
+        }
+        node_.xattrs.emplace_back();
+        return NodeWhere::kXattr;
+      case NodeWhere::kXattr:
+        if (Key() == "name") {
+          ReadString(v, "extended_attributes.name", node_.xattrs.back().name);
+        } else if (Key() == "value") {
+          ReadBase64(v, "extended_attributes.value", node_.xattrs.back().value);
+        }
+        return std::nullopt;
+    }
+    return std::nullopt;
   }
-  return tree;
-}
+
+  void Skipped(std::string_view raw) {
+    if (!generic_pending_) return;
+    generic_pending_ = false;
+    // Rare (restic on Windows), and kept as a document: parse its text on its own.
+    auto doc = internal::ParseOrderedJson(raw);
+    if (!doc) return NodeProblem(doc.error());
+    node_.generic_attributes = std::move(*doc);
+  }
+
+  void Closed(NodeWhere w) {
+    if (w != NodeWhere::kNode) return;
+    if (quoted_name_.empty()) return NodeProblem(Error(ErrorCode::kCorruption, "node has no name"));
+    auto name = GoUnquoteName(quoted_name_);
+    if (!name) return NodeProblem(name.error().WithContext("node name"));
+    node_.name = std::move(*name);
+    auto type = ParseNodeType(type_name_);
+    if (!type) {
+      return NodeProblem(Error(
+          ErrorCode::kCorruption,
+          "node \"" + quoted_name_ + "\" has unknown type \"" + type_name_.substr(0, 32) + "\""));
+    }
+    node_.type = *type;
+    if (linktarget_raw_) node_.linktarget = ToString(*linktarget_raw_);
+    if (!tree_.nodes.empty() && !(tree_.nodes.back().name < node_.name)) {
+      return Problem("tree nodes are not ordered or duplicate: \"" + GoQuoteName(node_.name) +
+                     "\" after \"" + GoQuoteName(tree_.nodes.back().name) + "\"");
+    }
+    tree_.nodes.push_back(std::move(node_));
+  }
+
+ private:
+  // A member of the node being read.
+  std::optional<NodeWhere> Member(SaxValue v) {
+    const std::string_view key = Key();
+    if (key == "name") {
+      ReadString(v, "name", quoted_name_);
+    } else if (key == "type") {
+      ReadString(v, "type", type_name_);
+    } else if (key == "mode") {
+      ReadUint32(v, "mode", node_.mode);
+    } else if (key == "mtime") {
+      ReadTime(v, "mtime", node_.mtime);
+    } else if (key == "atime") {
+      ReadTime(v, "atime", node_.atime);
+    } else if (key == "ctime") {
+      ReadTime(v, "ctime", node_.ctime);
+    } else if (key == "uid") {
+      ReadUint32(v, "uid", node_.uid);
+    } else if (key == "gid") {
+      ReadUint32(v, "gid", node_.gid);
+    } else if (key == "user") {
+      ReadString(v, "user", node_.user);
+    } else if (key == "group") {
+      ReadString(v, "group", node_.group);
+    } else if (key == "inode") {
+      ReadUint(v, "inode", node_.inode);
+    } else if (key == "device_id") {
+      ReadUint(v, "device_id", node_.device_id);
+    } else if (key == "size") {
+      ReadUint(v, "size", node_.size);
+    } else if (key == "links") {
+      ReadUint(v, "links", node_.links);
+    } else if (key == "linktarget") {
+      ReadString(v, "linktarget", node_.linktarget);
+    } else if (key == "linktarget_raw") {
+      if (v != SaxValue::kNull) {
+        Bytes raw;
+        ReadBase64(v, "linktarget_raw", raw);
+        linktarget_raw_ = std::move(raw);
+      }
+    } else if (key == "extended_attributes") {
+      if (v == SaxValue::kArray) {
+        node_.xattrs.clear();
+        return NodeWhere::kXattrs;
+      }
+      if (v != SaxValue::kNull) {
+        NodeProblem(Error(ErrorCode::kCorruption, "field \"extended_attributes\" is not an array"));
+      }
+    } else if (key == "generic_attributes") {
+      if (v == SaxValue::kObject) {
+        generic_pending_ = true;  // its text comes to Skipped
+      } else if (v == SaxValue::kNull) {
+        node_.generic_attributes = nullptr;
+      } else {
+        NodeProblem(Error(ErrorCode::kCorruption, "field \"generic_attributes\" is not an object"));
+      }
+    } else if (key == "device") {
+      ReadUint(v, "device", node_.device);
+    } else if (key == "content") {
+      if (v == SaxValue::kArray) {
+        node_.content.emplace();
+        return NodeWhere::kContent;
+      }
+      if (v == SaxValue::kNull) {
+        node_.content.reset();
+      } else {
+        NodeProblem(Error(ErrorCode::kCorruption, "field \"content\" is not an array"));
+      }
+    } else if (key == "subtree") {
+      if (v == SaxValue::kNull) {
+        node_.subtree.reset();
+      } else if (auto id = ReadId(v, "subtree")) {
+        node_.subtree = *id;
+      }
+    } else if (key == "error") {
+      ReadString(v, "error", node_.error);
+    }
+    // Unknown members are ignored, as encoding/json does.
+    return std::nullopt;
+  }
+
+  // The readers follow encoding/json: null leaves the field as it is; a value of another type
+  // or out of range is corruption naming the field.
+  void FieldProblem(const char* field, const char* want) {
+    NodeProblem(
+        Error(ErrorCode::kCorruption, std::string("field \"") + field + "\" is not " + want));
+  }
+  void ReadString(SaxValue v, const char* field, std::string& out) {
+    if (v == SaxValue::kString) {
+      out = text_;
+    } else if (v != SaxValue::kNull) {
+      FieldProblem(field, "a string");
+    }
+  }
+  void ReadUint(SaxValue v, const char* field, uint64_t& out) {
+    if (v == SaxValue::kUnsigned) {
+      out = number_;
+    } else if (v != SaxValue::kNull) {
+      FieldProblem(field, "an unsigned integer in range");
+    }
+  }
+  void ReadUint32(SaxValue v, const char* field, uint32_t& out) {
+    if (v == SaxValue::kUnsigned && number_ <= std::numeric_limits<uint32_t>::max()) {
+      out = static_cast<uint32_t>(number_);
+    } else if (v != SaxValue::kNull) {
+      FieldProblem(field, "an unsigned integer in range");
+    }
+  }
+  void ReadTime(SaxValue v, const char* field, Time& out) {
+    if (v == SaxValue::kNull) return;
+    if (v != SaxValue::kString) return FieldProblem(field, "an RFC 3339 time");
+    auto t = ParseRfc3339(text_);
+    if (!t) return FieldProblem(field, "an RFC 3339 time");
+    out = *t;
+  }
+  void ReadBase64(SaxValue v, const char* field, Bytes& out) {
+    if (v == SaxValue::kNull) return;
+    if (v != SaxValue::kString) return FieldProblem(field, "a base64 string");
+    auto bytes = Base64Decode(text_);
+    if (!bytes) return FieldProblem(field, "valid base64");
+    out = std::move(*bytes);
+  }
+  std::optional<Id> ReadId(SaxValue v, const char* field) {
+    if (v != SaxValue::kString) {
+      FieldProblem(field, "an ID");
+      return std::nullopt;
+    }
+    auto id = Id::FromHex(text_);
+    if (!id) {
+      FieldProblem(field, "an ID of 64 hex digits");
+      return std::nullopt;
+    }
+    return *id;
+  }
+
+  // A problem with the node being read, named by its place in the tree.
+  void NodeProblem(const Error& e) {
+    Problem(e.WithContext("tree node " + std::to_string(tree_.nodes.size())).Message());
+  }
+
+  Tree tree_;
+  bool nodes_seen_ = false;
+  // The node being read.
+  Node node_;
+  std::string quoted_name_, type_name_;
+  std::optional<Bytes> linktarget_raw_;
+  bool generic_pending_ = false;
+};
+
+}  // namespace
+
+Result<Tree> DecodeTree(std::string_view json) { return TreeReader().Read(json); }
 
 namespace {
 

@@ -8,10 +8,11 @@
 //
 // Decoding is as lenient as restic where restic is lenient (unknown keys, top-level or in a
 // node, are ignored; null or absent members keep their zero value, absent times being Go's zero
-// time 0001-01-01T00:00:00Z) and strict where it matters to us: a node needs a non-empty name
-// and a known type, and names must be strictly increasing. Member names are matched exactly
-// (Go would also match them case-insensitively; restic never writes them so). Names are not
-// checked for "/", "." or ".."; the restorer must treat them as hostile.
+// time 0001-01-01T00:00:00Z; a member given twice is read twice, in order) and strict where it
+// matters to us: a node needs a non-empty name and a known type, and names must be strictly
+// increasing. Member names are matched exactly (Go would also match them case-insensitively;
+// restic never writes them so). Names are not checked for "/", "." or ".."; the restorer must
+// treat them as hostile.
 //
 // Pure functions, thread-safe.
 #pragma once
