@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <random>
+
 #include "base/encoding.h"
 #include "base/error.h"
 #include "base/id.h"
@@ -75,6 +78,38 @@ TEST(TimeTest, FormatsLikeGo) {
             "2015-06-27T12:18:51.759239612+02:00");
   EXPECT_EQ(FormatRfc3339Nano(Time{1435400331, 500000000, -5 * 3600 - 1800}),
             "2015-06-27T04:48:51.5-05:30");
+}
+
+// Against printf's formatting, which the formatter replaced: random instants from year 0 to
+// 9999 (and beyond, clamped), nanoseconds and offsets.
+TEST(TimeTest, FormatsAsPrintfWould) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (int i = 0; i < 20000; ++i) {
+    Time t{static_cast<int64_t>(rng() % 700'000'000'000) - 350'000'000'000,
+           static_cast<int32_t>(rng() % 4 == 0 ? 0 : rng() % 1'000'000'000),
+           static_cast<int32_t>(rng() % 3 == 0 ? 0 : static_cast<int>(rng() % 100'000) - 50'000)};
+    CivilTime c = ToCivil(t);
+    int year = c.year < 0 ? 0 : (c.year > 9999 ? 9999 : c.year);
+    char buf[96];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", year, c.month, c.day,
+                          c.hour, c.minute, c.second);
+    std::string want(buf, static_cast<size_t>(n));
+    if (t.nanos != 0) {
+      std::snprintf(buf, sizeof buf, "%09d", t.nanos);
+      std::string frac(buf);
+      while (frac.back() == '0') frac.pop_back();
+      want += "." + frac;
+    }
+    if (t.utc_offset == 0) {
+      want += "Z";
+    } else {
+      int off = t.utc_offset < 0 ? -t.utc_offset : t.utc_offset;
+      std::snprintf(buf, sizeof buf, "%c%02d:%02d", t.utc_offset < 0 ? '-' : '+', off / 3600,
+                    off / 60 % 60);
+      want += buf;
+    }
+    ASSERT_EQ(FormatRfc3339Nano(t), want) << t.seconds << " " << t.nanos << " " << t.utc_offset;
+  }
 }
 
 TEST(TimeTest, ParseRoundTrip) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "base/json.h"
@@ -184,6 +185,26 @@ TEST_F(EngineTest, SparseFilesStaySparse) {
   EXPECT_EQ(st.st_size, 64 << 20);
   EXPECT_LT(st.st_blocks * 512, 1 << 20) << "holes were written out";
   EXPECT_EQ(Read(out + "/sparse"), Read(src_ + "/sparse"));
+}
+
+// Blobs that repeat within a file and across files are read once and written everywhere.
+TEST_F(EngineTest, RepeatedBlobsRestoreEverywhere) {
+  const std::string block = Random(3 << 20, 7);
+  const std::string repeated = block + block + block + Random(1 << 20, 8) + block;
+  Write("a/repeated", repeated);
+  Write("b/copy", repeated);
+  Write("b/once", block);
+  auto b = RunBackup();
+  ASSERT_TRUE(b);
+  auto node = FindNode(*repo_, b->snapshot.tree, src_ + "/a/repeated");
+  ASSERT_TRUE(node && node->content);
+  std::set<Id> distinct(node->content->begin(), node->content->end());
+  ASSERT_LT(distinct.size(), node->content->size()) << "the chunker found no repeats";
+  std::string out = dir_ + "/out";
+  ASSERT_TRUE(RunRestore(b->snapshot.tree, out, src_));
+  EXPECT_TRUE(Read(out + "/a/repeated") == repeated);
+  EXPECT_TRUE(Read(out + "/b/copy") == repeated);
+  EXPECT_TRUE(Read(out + "/b/once") == block);
 }
 
 TEST_F(EngineTest, OverwriteModes) {

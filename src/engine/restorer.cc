@@ -673,28 +673,32 @@ Result<void> Restorer::RestoreContents() {
   for (size_t fi = 0; fi < files_.size(); ++fi) {
     FileTarget& f = *files_[fi];
     uint64_t offset = 0;
-    std::unordered_map<Id, size_t, IdHash> blob_slot;  // per file: none needed across files
     for (const Id& id : *f.node->content) {
       auto loc = *repo_.GetIndex().Lookup(repo::BlobType::kData, id);
       auto [it, inserted] = pack_index.try_emplace(loc.pack, packs.size());
       if (inserted) packs.push_back(PackPlan{loc.pack, use, {}});
       ++use;
-      PackPlan& pp = packs[it->second];
-      // Blobs repeat (zero runs, duplicates): one read serves every placement.
-      auto found = std::find_if(pp.blobs.begin(), pp.blobs.end(),
-                                [&](const BlobPlan& b) { return b.id == id; });
-      if (found == pp.blobs.end()) {
-        pp.blobs.push_back(BlobPlan{id, loc, {}});
-        found = pp.blobs.end() - 1;
-      }
-      found->places.push_back({fi, offset});
+      packs[it->second].blobs.push_back(BlobPlan{id, loc, {{fi, offset}}});
       offset += loc.PlainSize();
       f.remaining++;
     }
   }
   for (auto& p : packs) {
+    // In pack order; a blob that repeats (zero runs, duplicate files) sorts next to itself and
+    // becomes one read serving every placement.
     std::sort(p.blobs.begin(), p.blobs.end(),
               [](const BlobPlan& a, const BlobPlan& b) { return a.loc.offset < b.loc.offset; });
+    size_t kept = 0;
+    for (size_t i = 0; i < p.blobs.size(); ++i) {
+      if (kept > 0 && p.blobs[kept - 1].loc.offset == p.blobs[i].loc.offset) {
+        auto& places = p.blobs[kept - 1].places;
+        places.insert(places.end(), p.blobs[i].places.begin(), p.blobs[i].places.end());
+      } else {
+        if (kept != i) p.blobs[kept] = std::move(p.blobs[i]);
+        ++kept;
+      }
+    }
+    p.blobs.erase(p.blobs.begin() + static_cast<ptrdiff_t>(kept), p.blobs.end());
   }
   std::sort(packs.begin(), packs.end(),
             [](const PackPlan& a, const PackPlan& b) { return a.first_use < b.first_use; });
