@@ -31,6 +31,10 @@ using snapshot::Node;
 using snapshot::NodeType;
 using snapshot::Tree;
 
+std::string ChildPath(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
 constexpr size_t kReadBufferSize = 16 << 20;
 // Parent trees decoded ahead of the walk, in JSON bytes: a few hundred typical directories.
 constexpr uint64_t kPrefetchBytes = 4 << 20;
@@ -150,7 +154,7 @@ class Archiver {
   Result<void> ProcessDirContents(const std::string& abs_path, DirTask& task, const Tree* old_tree,
                                   dev_t root_dev);
   Result<void> ProcessEntries(const std::string& abs_path, DirTask& task,
-                              const std::vector<std::string>& names, const Tree* old_tree,
+                              const std::vector<fs::DirEntry>& entries, const Tree* old_tree,
                               dev_t root_dev);
   // Adds the entry `name` at `abs_path` (lstat `st`) to `task`. Errors reading the entry are
   // recorded and the entry skipped; only vault errors are returned.
@@ -442,9 +446,11 @@ Result<void> Archiver::AddEntry(DirTask& task, const std::string& abs_path, cons
 
 Result<void> Archiver::ProcessDirContents(const std::string& abs_path, DirTask& task,
                                           const Tree* old_tree, dev_t root_dev) {
-  auto names = fs::ListDirectory(abs_path);
-  if (!names) {
-    RecordError(abs_path, names.error());
+  auto entries = fs::ListDirectoryWithStat(abs_path, [&](const std::string& name) {
+    return !opts_.filter || !opts_.filter->Excluded(ChildPath(abs_path, name));
+  });
+  if (!entries) {
+    RecordError(abs_path, entries.error());
     return {};  // the directory is kept, empty, with its metadata
   }
   // The subdirectories' old trees, decoded on the prefetcher's thread while this one walks.
@@ -455,18 +461,16 @@ Result<void> Archiver::ProcessDirContents(const std::string& abs_path, DirTask& 
     }
     for (const Id& id : wanted) prefetch_->Want(id);
   }
-  const Result<void> walked = ProcessEntries(abs_path, task, *names, old_tree, root_dev);
+  const Result<void> walked = ProcessEntries(abs_path, task, *entries, old_tree, root_dev);
   for (const Id& id : wanted) prefetch_->Forget(id);  // those the walk did not take
   return walked;
 }
 
 Result<void> Archiver::ProcessEntries(const std::string& abs_path, DirTask& task,
-                                      const std::vector<std::string>& names, const Tree* old_tree,
-                                      dev_t root_dev) {
-  for (const auto& name : names) {
-    std::string child = abs_path == "/" ? "/" + name : abs_path + "/" + name;
-    if (opts_.filter && opts_.filter->Excluded(child)) continue;
-    auto st = fs::Lstat(child);
+                                      const std::vector<fs::DirEntry>& entries,
+                                      const Tree* old_tree, dev_t root_dev) {
+  for (const auto& [name, st] : entries) {
+    std::string child = ChildPath(abs_path, name);
     if (!st) {
       if (st.error().Code() != ErrorCode::kNotFound) RecordError(child, st.error());
       continue;  // vanished since the listing
@@ -733,24 +737,24 @@ Result<BackupResult> Archiver::Run() {
       // else wants, instead of slowing the walk it duplicates.
       sched_param idle{};
       ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &idle);
-      std::function<void(const std::string&)> scan = [&](const std::string& path) {
-        if (st.stop_requested()) return;
-        auto s = fs::Lstat(path);
-        if (!s) return;
-        if (S_ISDIR(s->st_mode)) {
-          auto names = fs::ListDirectory(path);
-          if (!names) return;
-          for (const auto& n : *names) {
-            std::string child = path == "/" ? "/" + n : path + "/" + n;
-            if (opts_.filter && opts_.filter->Excluded(child)) continue;
-            scan(child);
-          }
-        } else if (S_ISREG(s->st_mode)) {
-          opts_.progress->total_files++;
-          opts_.progress->total_bytes += static_cast<uint64_t>(s->st_size);
-        }
-      };
-      for (const auto& t : targets) scan(t.abs_path);
+      std::function<void(const std::string&, const struct stat&)> scan =
+          [&](const std::string& path, const struct stat& s) {
+            if (S_ISREG(s.st_mode)) {
+              opts_.progress->total_files++;
+              opts_.progress->total_bytes += static_cast<uint64_t>(s.st_size);
+            }
+            if (!S_ISDIR(s.st_mode) || st.stop_requested()) return;
+            auto entries = fs::ListDirectoryWithStat(path, [&](const std::string& name) {
+              return !opts_.filter || !opts_.filter->Excluded(ChildPath(path, name));
+            });
+            if (!entries) return;
+            for (const auto& e : *entries) {
+              if (e.st) scan(ChildPath(path, e.name), *e.st);
+            }
+          };
+      for (const auto& t : targets) {
+        if (auto s = fs::Lstat(t.abs_path)) scan(t.abs_path, *s);
+      }
       opts_.progress->scan_finished = true;
     });
   }

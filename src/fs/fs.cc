@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 
 #include "base/host.h"
 
@@ -42,10 +43,19 @@ Result<struct stat> Fstat(int fd) {
   return st;
 }
 
-Result<std::vector<std::string>> ListDirectory(const std::string& path) {
+namespace {
+
+struct CloseDir {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirHandle = std::unique_ptr<DIR, CloseDir>;
+
+// Opens the directory `path` into `dir` and reads its entry names (without "." and ".."),
+// sorted bytewise.
+Result<std::vector<std::string>> ReadSortedNames(const std::string& path, DirHandle& dir) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return Fail(ErrnoError("open " + path, errno));
-  DIR* dir = ::fdopendir(fd);
+  dir.reset(::fdopendir(fd));
   if (dir == nullptr) {
     int e = errno;
     ::close(fd);
@@ -54,17 +64,41 @@ Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   std::vector<std::string> names;
   while (true) {
     errno = 0;
-    struct dirent* de = ::readdir(dir);
+    struct dirent* de = ::readdir(dir.get());
     if (de == nullptr) break;
     std::string_view n(de->d_name);
     if (n == "." || n == "..") continue;
     names.emplace_back(n);
   }
-  int e = errno;
-  ::closedir(dir);
-  if (e != 0) return Fail(ErrnoError("readdir " + path, e));
+  if (int e = errno; e != 0) return Fail(ErrnoError("readdir " + path, e));
   std::sort(names.begin(), names.end());
   return names;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ListDirectory(const std::string& path) {
+  DirHandle dir;
+  return ReadSortedNames(path, dir);
+}
+
+Result<std::vector<DirEntry>> ListDirectoryWithStat(
+    const std::string& path, const std::function<bool(const std::string& name)>& want) {
+  DirHandle dir;
+  HALLEY_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadSortedNames(path, dir));
+  std::vector<DirEntry> entries;
+  entries.reserve(names.size());
+  for (auto& name : names) {
+    if (want && !want(name)) continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(dir.get()), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      entries.push_back({std::move(name), st});
+    } else {
+      std::string child = path == "/" ? "/" + name : path + "/" + name;
+      entries.push_back({std::move(name), Fail(ErrnoError("lstat " + child, errno))});
+    }
+  }
+  return entries;
 }
 
 Result<std::string> ReadLink(const std::string& path) {

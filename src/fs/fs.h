@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,6 +41,15 @@ Result<struct stat> Lstat(const std::string& path);
 Result<struct stat> Fstat(int fd);
 // The entry names of a directory (without "." and ".."), sorted bytewise.
 Result<std::vector<std::string>> ListDirectory(const std::string& path);
+struct DirEntry {
+  std::string name;
+  Result<struct stat> st;  // the entry's lstat
+};
+// ListDirectory with each entry's lstat, taken by name relative to the open directory: the
+// kernel does not look up the whole path again for every entry. Entries for which `want`
+// returns false are left out without a stat.
+Result<std::vector<DirEntry>> ListDirectoryWithStat(
+    const std::string& path, const std::function<bool(const std::string& name)>& want = {});
 Result<std::string> ReadLink(const std::string& path);
 
 struct Xattr {

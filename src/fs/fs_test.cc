@@ -32,6 +32,36 @@ TEST_F(FsTest, ListDirectorySortsBytewise) {
   EXPECT_EQ(ListDirectory(dir_ + "/missing").error().Code(), ErrorCode::kNotFound);
 }
 
+TEST_F(FsTest, ListDirectoryWithStatTakesLstatOfWhatItKeeps) {
+  std::ofstream(dir_ + "/file") << "12345";
+  std::filesystem::create_directory(dir_ + "/sub");
+  ASSERT_EQ(::symlink("missing-target", (dir_ + "/link").c_str()), 0);
+  std::ofstream(dir_ + "/skipped") << "x";
+  std::vector<std::string> asked;
+  auto entries = ListDirectoryWithStat(dir_, [&](const std::string& name) {
+    asked.push_back(name);
+    return name != "skipped";
+  });
+  ASSERT_TRUE(entries);
+  EXPECT_EQ(asked, (std::vector<std::string>{"file", "link", "skipped", "sub"}));
+  ASSERT_EQ(entries->size(), 3u);
+  const auto& file = (*entries)[0];
+  const auto& link = (*entries)[1];
+  const auto& sub = (*entries)[2];
+  EXPECT_EQ(file.name, "file");
+  ASSERT_TRUE(file.st);
+  EXPECT_TRUE(S_ISREG(file.st->st_mode));
+  EXPECT_EQ(file.st->st_size, 5);
+  EXPECT_EQ(link.name, "link");
+  ASSERT_TRUE(link.st);
+  EXPECT_TRUE(S_ISLNK(link.st->st_mode)) << "the link itself, not followed";
+  EXPECT_EQ(sub.name, "sub");
+  ASSERT_TRUE(sub.st);
+  EXPECT_TRUE(S_ISDIR(sub.st->st_mode));
+  EXPECT_EQ(ListDirectoryWithStat(dir_ + "/missing").error().Code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(ListDirectoryWithStat(dir_ + "/file")) << "not a directory";
+}
+
 TEST_F(FsTest, ReadLinkAndXattrs) {
   ASSERT_EQ(::symlink("../some/target", (dir_ + "/l").c_str()), 0);
   EXPECT_EQ(*ReadLink(dir_ + "/l"), "../some/target");
