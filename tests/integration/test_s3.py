@@ -292,7 +292,8 @@ class S3Vault(harness.TestCase):
         server.make_bucket("creds")
         v = self.vault(server, f"s3:{server.endpoint}/creds/v")
         v.init()
-        v.env["AWS_SECRET_ACCESS_KEY"] = server.secret_key[:-1] + "x"
+        key = server.secret_key
+        v.env["AWS_SECRET_ACCESS_KEY"] = key[:-1] + ("y" if key.endswith("x") else "x")  # wrong
         r = v.bt("snapshots")
         self.assertExit(r, 13)
         self.assertNotIn(v.env["AWS_SECRET_ACCESS_KEY"], r.stderr)
