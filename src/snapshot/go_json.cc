@@ -188,16 +188,6 @@ Result<void> ReadId(const J& v, const char* field, std::optional<Id>& out) {
 }
 
 template <class J>
-Result<void> ReadBase64(const J& v, const char* field, Bytes& out) {
-  if (v.is_null()) return {};
-  if (!v.is_string()) return Fail(FieldError(field, "a base64 string"));
-  auto bytes = Base64Decode(v.template get_ref<const std::string&>());
-  if (!bytes) return Fail(FieldError(field, "valid base64"));
-  out = std::move(*bytes);
-  return {};
-}
-
-template <class J>
 Result<void> ReadStringArray(const J& v, const char* field, std::vector<std::string>& out) {
   if (v.is_null()) return {};
   if (!v.is_array()) return Fail(FieldError(field, "an array of strings"));
@@ -217,11 +207,9 @@ Result<void> ReadStringArray(const J& v, const char* field, std::vector<std::str
   template Result<void> ReadUint32<J>(const J&, const char*, uint32_t&);         \
   template Result<void> ReadTime<J>(const J&, const char*, Time&);               \
   template Result<void> ReadId<J>(const J&, const char*, std::optional<Id>&);    \
-  template Result<void> ReadBase64<J>(const J&, const char*, Bytes&);            \
   template Result<void> ReadStringArray<J>(const J&, const char*, std::vector<std::string>&);
 
 HALLEY_INSTANTIATE_READERS(Json)
-HALLEY_INSTANTIATE_READERS(OrderedJson)
 #undef HALLEY_INSTANTIATE_READERS
 
 }  // namespace halley::snapshot::internal

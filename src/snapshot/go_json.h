@@ -50,8 +50,6 @@ Result<void> ReadTime(const J& v, const char* field, Time& out);
 template <class J>
 Result<void> ReadId(const J& v, const char* field, std::optional<Id>& out);
 template <class J>
-Result<void> ReadBase64(const J& v, const char* field, Bytes& out);
-template <class J>
 Result<void> ReadStringArray(const J& v, const char* field, std::vector<std::string>& out);
 
 }  // namespace halley::snapshot::internal
