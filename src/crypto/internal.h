@@ -11,8 +11,10 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "base/bytes.h"
+#include "base/error.h"
 #include "crypto/seal.h"
 
 namespace halley::crypto::internal {
@@ -74,5 +76,11 @@ void Poly1305(const uint8_t* key32, ByteView message, uint8_t* tag16);
 // Seal with a caller-chosen IV, for known-answer tests. REQUIRES: key.Valid(); `iv` is 16 bytes
 // and may be `out` itself; the overlap rules of SealTo apply.
 void SealWithIv(const Key& key, const uint8_t* iv, ByteView plaintext, uint8_t* out);
+
+// scrypt with its p lanes spread over up to `threads` threads (Scrypt picks the count from the
+// machine). The parameters must already have passed Scrypt's checks. REQUIRES: threads >= 1,
+// 1 <= length <= INT_MAX.
+Result<Bytes> ScryptLanes(std::string_view password, ByteView salt, uint64_t n, uint32_t r,
+                          uint32_t p, size_t length, unsigned threads);
 
 }  // namespace halley::crypto::internal

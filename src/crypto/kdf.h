@@ -23,8 +23,8 @@ inline constexpr uint64_t kScryptMaxMemory = uint64_t{2} << 30;  // bytes: 128*r
 inline constexpr uint64_t kScryptMaxWork = uint64_t{1} << 26;    // N*r*p
 
 // scrypt (RFC 7914). Returns `length` bytes. kInvalidArgument unless: N is a power of two > 1,
-// N < 2^(16r), r >= 1, p >= 1, r*p < 2^30, 1 <= length <= (2^32-1)*32, memory and work within
-// the limits above.
+// N < 2^(16r), r >= 1, p >= 1, r*p < 2^30, 1 <= length <= 2^31-1, memory and work within the
+// limits above. The lanes run in parallel on up to four cores, in the memory of one lane.
 Result<Bytes> Scrypt(std::string_view password, ByteView salt, uint64_t n, uint32_t r, uint32_t p,
                      size_t length);
 

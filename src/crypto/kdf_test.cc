@@ -2,8 +2,12 @@
 #include "crypto/kdf.h"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <random>
 
 #include "base/encoding.h"
+#include "crypto/internal.h"
 #include "crypto/login.h"
 
 namespace halley::crypto {
@@ -42,6 +46,51 @@ TEST(ScryptTest, Rfc7914OneGibVector) {
             "8e56fd8f4ba5d09ffa1c6d927c40f4c337304049e8a952fbcbf45c6fa77a41a4");
 }
 
+// Lanes split over workers keep only every w-th V_i and recompute the others: the output must
+// not depend on the number of threads. RFC 7914's p=16 vector with 1 to 5 threads.
+TEST(ScryptTest, SameOutputWithAnyThreadCount) {
+  for (unsigned threads = 1; threads <= 5; ++threads) {
+    auto out = internal::ScryptLanes("password", AsBytes("NaCl"), 1024, 8, 16, 64, threads);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(HexEncode(*out),
+              "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
+              "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+        << threads << " threads";
+  }
+}
+
+// Differential test against OpenSSL's independent scrypt on random parameters, passwords,
+// salts, output lengths and thread counts.
+TEST(ScryptTest, MatchesOpenSslOnRandomInputs) {
+  std::mt19937_64 rng(20261127);
+  auto pick = [&](uint64_t lo, uint64_t hi) {
+    return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+  };
+  auto random_bytes = [&](size_t n) {
+    Bytes b(n);
+    for (auto& c : b) c = static_cast<uint8_t>(pick(0, 255));
+    return b;
+  };
+  for (int i = 0; i < 60; ++i) {
+    const uint64_t n = uint64_t{1} << pick(1, 10);
+    const auto r = static_cast<uint32_t>(pick(1, 8));
+    const auto p = static_cast<uint32_t>(pick(1, 6));
+    const Bytes password = random_bytes(pick(0, 40));
+    const Bytes salt = random_bytes(pick(0, 70));
+    const size_t length = pick(1, 200);
+    const auto threads = static_cast<unsigned>(pick(1, 4));
+    Bytes want(length);
+    ASSERT_EQ(EVP_PBE_scrypt(reinterpret_cast<const char*>(password.data()), password.size(),
+                             salt.data(), salt.size(), n, r, p, 0, want.data(), want.size()),
+              1);
+    std::string_view pw(reinterpret_cast<const char*>(password.data()), password.size());
+    auto got = internal::ScryptLanes(pw, salt, n, r, p, length, threads);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(HexEncode(*got), HexEncode(want))
+        << "N=" << n << " r=" << r << " p=" << p << " threads=" << threads;
+  }
+}
+
 TEST(ScryptTest, RejectsInsaneParameters) {
   struct Case {
     uint64_t n;
@@ -61,6 +110,7 @@ TEST(ScryptTest, RejectsInsaneParameters) {
       {2, 8, 1u << 21, 64},            // B alone needs 2 GiB
       {1u << 20, 8, 16, 64},           // work 2^27
       {1024, 8, 1, 0},                 // no output
+      {1024, 8, 1, size_t{1} << 31},   // output beyond PBKDF2's int length
       {1ull << 63, 8, 1, 64},          // overflow guards
       {1ull << 62, 1u << 29, 1, 64},   // overflow guards
   };
