@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,7 +13,6 @@
 #include <climits>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -190,13 +190,17 @@ Result<Bytes> ScryptLanes(std::string_view password, ByteView salt, uint64_t n, 
   std::atomic<uint32_t> next{0};
   std::atomic<uint32_t> done{0};
   auto work = [&] {
-    // A worker without memory takes no lanes; the others do them.
-    std::unique_ptr<Block[]> v(new (std::nothrow) Block[(n / step) * 2 * r]);
-    if (!v) return;
+    // V straight from the kernel and back (as libsodium does): through malloc, freeing it
+    // would raise glibc's mmap threshold to its size for the rest of the process, which then
+    // keeps the command's later buffers of up to that size in its heap.
+    const size_t bytes = (n / step) * 2 * r * sizeof(Block);
+    void* v = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (v == MAP_FAILED) return;  // a worker without memory takes no lanes; the others do them
     for (uint32_t i = next++; i < p; i = next++) {
-      RoMix(b.data() + lane * i, n, r, step, v.get());
+      RoMix(b.data() + lane * i, n, r, step, static_cast<Block*>(v));
       ++done;
     }
+    ::munmap(v, bytes);
   };
   std::vector<std::thread> helpers;
   for (uint64_t i = 1; i < workers; ++i) {
