@@ -24,6 +24,20 @@ int Level(Compression c) { return c == Compression::kMax ? 19 : kDefaultCompress
 
 ObjectHandle Handle(ObjectType type, const Id& id) { return {type, id.Hex()}; }
 
+// "auto" skips compressing a large data blob when four slices spread across it (at 0, 1/4, 1/2
+// and 3/4) all fail to shrink at zstd's fastest level: media, archives and encrypted files,
+// which zstd -3 would scan in full to gain nothing. Any compressible region a quarter of the
+// blob long contains a slice, so mixed content is still compressed.
+bool LooksIncompressible(ByteView data, MutableByteView scratch) {
+  constexpr size_t kSlice = 16 << 10;
+  if (data.size() < 16 * kSlice) return false;
+  for (size_t q = 0; q < 4; ++q) {
+    ByteView slice = data.subspan(data.size() / 4 * q, kSlice);
+    if (CompressInto(slice, 1, scratch) < kSlice - kSlice / 64) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string ShortHandle(const ObjectHandle& h) {
@@ -367,7 +381,10 @@ Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintex
     // Scratch buffers only grow: resizing a cleared vector would zero it for every blob.
     size_t bound = CompressBound(plaintext.size());
     if (s.compressed.size() < bound) s.compressed.resize(bound);
-    size_t n = CompressInto(plaintext, Level(options_.compression), s.compressed);
+    size_t n = type == BlobType::kData && options_.compression == Compression::kAuto &&
+                       LooksIncompressible(plaintext, s.compressed)
+                   ? plaintext.size()
+                   : CompressInto(plaintext, Level(options_.compression), s.compressed);
     // Incompressible data blobs are stored as they are (restic reads both forms); a blob of
     // length 0 can never be marked compressed.
     if ((type == BlobType::kTree || n < plaintext.size()) && !plaintext.empty()) {

@@ -208,6 +208,44 @@ TEST(RepositoryTest, CompressibleBlobsAreCompressedIncompressibleAreNot) {
   EXPECT_EQ(n->length, 100000u + 32u);
 }
 
+// "auto" samples large blobs before compressing them (LooksIncompressible): a compressible
+// region as long as a quarter of the blob is always found, a short one between the sampled
+// slices is not, and "max" compresses regardless.
+TEST(RepositoryTest, AutoCompressionSamplesLargeBlobs) {
+  constexpr size_t kSize = 1 << 20;
+  auto with_zeros = [](size_t from, size_t length) {
+    Bytes b = PseudoRandom(kSize, from + length);
+    std::fill_n(b.begin() + static_cast<ptrdiff_t>(from), length, uint8_t{0});
+    return b;
+  };
+  // A quarter-long zero run wherever it starts, and a short one between the samples.
+  const Bytes quarters[] = {with_zeros(0, kSize / 4), with_zeros(kSize / 3, kSize / 4),
+                            with_zeros(kSize - kSize / 4, kSize / 4)};
+  const Bytes between = with_zeros(kSize / 8, kSize / 16);
+  for (Compression c : {Compression::kAuto, Compression::kMax}) {
+    storage::MemBlobStore store;
+    RepositoryOptions options;
+    options.compression = c;
+    auto repo = std::move(*Repository::Init(store, "pw", FastInit(), options));
+    for (const Bytes& b : quarters)
+      ASSERT_TRUE(repo->SaveBlob(BlobType::kData, crypto::Sha256(b), b));
+    ASSERT_TRUE(repo->SaveBlob(BlobType::kData, crypto::Sha256(between), between));
+    ASSERT_TRUE(repo->Flush());
+    for (const Bytes& b : quarters) {
+      auto loc = repo->GetIndex().Lookup(BlobType::kData, crypto::Sha256(b));
+      ASSERT_TRUE(loc);
+      EXPECT_EQ(loc->uncompressed_length, kSize);
+      EXPECT_LT(loc->length, kSize - kSize / 5);
+    }
+    auto loc = repo->GetIndex().Lookup(BlobType::kData, crypto::Sha256(between));
+    ASSERT_TRUE(loc);
+    EXPECT_EQ(loc->uncompressed_length, c == Compression::kMax ? kSize : 0u);
+    auto back = repo->LoadBlob(BlobType::kData, crypto::Sha256(between));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, between);
+  }
+}
+
 TEST(RepositoryTest, CorruptionAtRestIsDetectedOnLoad) {
   storage::MemBlobStore mem;
   storage::FaultyBlobStore faulty(mem);
