@@ -50,6 +50,9 @@ struct RestoreOptions {
   Overwrite overwrite = Overwrite::kAlways;
   bool restore_ownership = false;  // chown to the stored IDs (needs root)
   int workers = 0;                 // default: 2 per core (I/O overlaps decoding)
+  // Files from this size on are written with O_DIRECT where the file system supports it (whole
+  // pages only; the rest through the page cache).
+  uint64_t direct_io_min_size = uint64_t{16} << 20;
   RestoreProgress* progress = nullptr;
   std::stop_token stop;
   std::function<void(const std::string& path, const Error& error)> on_error;
