@@ -166,39 +166,55 @@ bool AllZero(const uint8_t* p, size_t n) {
 // dirty-page throttling the rest). A page of the file is either written whole with O_DIRECT
 // (it lies inside one blob) or written in pieces through the page cache (it holds a blob's
 // edge), never both, so the two paths never share a cached page.
-constexpr size_t kPage = 4096;
+constexpr size_t kPage = 4096;           // the unit of holes
 constexpr size_t kBounceSize = 1 << 20;  // per worker: O_DIRECT needs aligned memory
 
+// The unit of direct writes: a memory page (4 KiB, or 64 KiB on some arm64 and POWER systems).
+size_t DirectUnit() {
+  static const size_t unit = std::max<size_t>(kPage, static_cast<size_t>(::sysconf(_SC_PAGESIZE)));
+  return unit;
+}
+
 // Opens `fd`'s file again with O_DIRECT (through /proc/self/fd, so the very same inode) if the
-// file system takes page-aligned direct writes; an invalid Fd otherwise.
+// file system takes direct writes aligned to DirectUnit(); an invalid Fd otherwise.
 fs::Fd OpenDirect(int fd) {
   struct statx st;
   if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) != 0 || !(st.stx_mask & STATX_DIOALIGN) ||
-      st.stx_dio_offset_align == 0 || kPage % st.stx_dio_offset_align != 0 ||
-      kPage % st.stx_dio_mem_align != 0) {
+      st.stx_dio_offset_align == 0 || DirectUnit() % st.stx_dio_offset_align != 0 ||
+      DirectUnit() % st.stx_dio_mem_align != 0 || kBounceSize % DirectUnit() != 0) {
     return fs::Fd();
   }
   std::string self = "/proc/self/fd/" + std::to_string(fd);
   return fs::Fd(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
 }
 
-// Writes [data, data + n) at `offset`: the whole pages through `direct` (if valid), via an
-// aligned buffer, and the partial pages at either end through `fd`.
+// Writes [data, data + n) at `offset`: the whole DirectUnit()s through `direct` (if valid), via
+// an aligned buffer, and the partial ones at either end through `fd`.
 Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_t offset) {
-  const uint64_t first = (offset + kPage - 1) / kPage * kPage;
-  const uint64_t last = (offset + n) / kPage * kPage;
+  const uint64_t unit = DirectUnit();
+  const uint64_t first = (offset + unit - 1) / unit * unit;
+  const uint64_t last = (offset + n) / unit * unit;
   if (direct < 0 || first >= last) return fs::WriteFullAt(fd, data, n, offset);
   if (first > offset) HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data, first - offset, offset));
   struct Free {
     void operator()(uint8_t* p) const { std::free(p); }
   };
   thread_local std::unique_ptr<uint8_t, Free> bounce(
-      static_cast<uint8_t*>(std::aligned_alloc(kPage, kBounceSize)));
+      static_cast<uint8_t*>(std::aligned_alloc(DirectUnit(), kBounceSize)));
   if (!bounce) return Fail(ErrorCode::kUnknown, "out of memory");
   for (uint64_t at = first; at < last; at += kBounceSize) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kBounceSize, last - at));
     std::memcpy(bounce.get(), data + (at - offset), len);
-    HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(direct, bounce.get(), len, at));
+    ssize_t w;
+    do {
+      w = ::pwrite(direct, bounce.get(), len, static_cast<off_t>(at));
+    } while (w < 0 && errno == EINTR);
+    if (w == static_cast<ssize_t>(len)) continue;
+    if (w < 0 && errno != EINVAL) return Fail(ErrnoError("write", errno));
+    // Refused (stricter rules than statx reported) or cut short: the rest goes through the
+    // page cache, after the direct write has completed (the file's lock is held).
+    const size_t done = w > 0 ? static_cast<size_t>(w) : 0;
+    HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data + (at - offset) + done, len - done, at + done));
   }
   if (offset + n > last) {
     HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data + (last - offset), offset + n - last, last));
