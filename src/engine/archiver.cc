@@ -44,6 +44,12 @@ constexpr uint64_t kPrefetchBytes = 4 << 20;
 // kReadBufferSize get a whole kReadBufferSize buffer, kept for reuse when released (big files
 // then cycle through the same few buffers instead of growing the heap); the budget counts the
 // kept ones too, and frees them when smaller requests need the room.
+// Smaller requests also share a budget of their own, kSmallReadBudget: a few thousand small
+// files queued keep the workers busy, and tens of thousands (the whole budget) only spread
+// through the heap among long-lived allocations, which made the peak RSS of a backup of small
+// files swing between 70 and 140 MiB from run to run.
+constexpr size_t kSmallReadBudget = kReadBufferSize / 2;  // two of the largest small requests
+
 class ReadMemory {
  public:
   explicit ReadMemory(size_t limit) : limit_(limit) {}
@@ -58,6 +64,11 @@ class ReadMemory {
       auto b = std::move(idle_.back());
       idle_.pop_back();
       return b;  // counted already
+    }
+    if (n < kReadBufferSize) {
+      // The caller may hold one small buffer itself; two always fit.
+      cv_.wait(lock, [&] { return small_used_ == 0 || small_used_ + n <= kSmallReadBudget; });
+      small_used_ += n;
     }
     // A request larger than the limit waits for an empty budget instead of forever.
     while (used_ != 0 && used_ + n > limit_) {
@@ -81,6 +92,7 @@ class ReadMemory {
       idle_.push_back(std::move(b));
     } else {
       used_ -= n;
+      small_used_ -= n;
     }
     cv_.notify_all();
   }
@@ -90,6 +102,7 @@ class ReadMemory {
   std::condition_variable cv_;
   size_t limit_;
   size_t used_ = 0;                               // Guarded by mu_: in use and idle.
+  size_t small_used_ = 0;                         // Guarded by mu_: the small ones in use.
   std::vector<std::unique_ptr<uint8_t[]>> idle_;  // Guarded by mu_.
 };
 
