@@ -41,24 +41,27 @@ constexpr int kDiagonal[16] = {0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6,
 
 inline U32x4 Rotl(U32x4 x, int n) { return (x << n) | (x >> (32 - n)); }
 
+// Salsa20's quarter-round on four columns (or rows) at once.
+inline void QuarterRound(U32x4& y0, U32x4& y1, U32x4& y2, U32x4& y3) {
+  y1 ^= Rotl(y0 + y3, 7);
+  y2 ^= Rotl(y1 + y0, 9);
+  y3 ^= Rotl(y2 + y1, 13);
+  y0 ^= Rotl(y3 + y2, 18);
+}
+
 // x = Salsa20/8(x ^ in).
 inline void Salsa8Xor(Block& x, const Block& in) {
   U32x4 a = x.v[0] ^ in.v[0], b = x.v[1] ^ in.v[1], c = x.v[2] ^ in.v[2], d = x.v[3] ^ in.v[3];
   const U32x4 a0 = a, b0 = b, c0 = c, d0 = d;
   for (int round = 0; round < 8; round += 2) {
     // Columns (x0 x4 x8 x12), (x5 x9 x13 x1), ... are the lanes of (a b c d).
-    b ^= Rotl(a + d, 7);
-    c ^= Rotl(b + a, 9);
-    d ^= Rotl(c + b, 13);
-    a ^= Rotl(d + c, 18);
-    // Rows (x0 x1 x2 x3), (x5 x6 x7 x4), ... after turning d, c and b by one, two, three lanes.
+    QuarterRound(a, b, c, d);
+    // Rows (x0 x1 x2 x3), (x5 x6 x7 x4), ... are the lanes of (a d c b) once d, c and b are
+    // turned by one, two and three lanes.
     d = __builtin_shufflevector(d, d, 1, 2, 3, 0);
     c = __builtin_shufflevector(c, c, 2, 3, 0, 1);
     b = __builtin_shufflevector(b, b, 3, 0, 1, 2);
-    d ^= Rotl(a + b, 7);
-    c ^= Rotl(d + a, 9);
-    b ^= Rotl(c + d, 13);
-    a ^= Rotl(b + c, 18);
+    QuarterRound(a, d, c, b);
     d = __builtin_shufflevector(d, d, 3, 0, 1, 2);
     c = __builtin_shufflevector(c, c, 2, 3, 0, 1);
     b = __builtin_shufflevector(b, b, 1, 2, 3, 0);
