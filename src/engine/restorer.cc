@@ -124,7 +124,7 @@ struct FileTarget {
   uint64_t size = 0;
   std::mutex mu;
   fs::Fd fd;               // Guarded by mu: open while blobs are being written.
-  fs::Fd direct;           // Guarded by mu: the same file opened O_DIRECT, if used (DirectWriter)
+  fs::Fd direct;           // Guarded by mu: the same file opened O_DIRECT, if used (OpenDirect)
   size_t remaining = 0;    // Guarded by mu: blob placements still to write.
   bool failed = false;     // Guarded by mu.
   bool published = false;  // Guarded by mu: renamed into place, complete.
@@ -298,6 +298,8 @@ class Restorer {
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
   Result<void> WriteBlob(ByteView data, const Placement& p, DirCache& dirs);
   void FinishFile(FileTarget& f, DirCache& dirs);
+  // Marks `f` failed, closes it and removes its temporary file. REQUIRES: f.mu held.
+  static void Discard(FileTarget& f, DirCache& dirs);
   void RestoreHardlinks(DirCache& dirs);
 
   repo::Repository& repo_;
@@ -637,13 +639,7 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
   {
     auto w = WriteSparse(f.fd.Get(), f.direct.Valid() ? f.direct.Get() : -1, data, p.offset);
     if (!w) {
-      f.failed = true;
-      f.fd.Reset();
-      f.direct.Reset();
-      (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
-        ::unlinkat(dir_fd, f.tmp.c_str(), 0);
-        return {};
-      });
+      Discard(f, dirs);
       lock.unlock();
       RecordError(DirPath(f.dir, f.name), w.error());
       return {};
@@ -655,6 +651,16 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
     FinishFile(f, dirs);
   }
   return {};
+}
+
+void Restorer::Discard(FileTarget& f, DirCache& dirs) {
+  f.failed = true;
+  f.fd.Reset();
+  f.direct.Reset();
+  (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
+    ::unlinkat(dir_fd, f.tmp.c_str(), 0);
+    return {};
+  });
 }
 
 void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
@@ -671,13 +677,7 @@ void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
     return dirs.With(f.dir, [&](int dir_fd) { return Publish(dir_fd, f.tmp, f.name); });
   }();
   if (!done) {
-    f.failed = true;
-    f.fd.Reset();
-    f.direct.Reset();
-    (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
-      ::unlinkat(dir_fd, f.tmp.c_str(), 0);
-      return {};
-    });
+    Discard(f, dirs);
     RecordError(DirPath(f.dir, f.name), done.error());
     return;
   }
@@ -722,13 +722,7 @@ Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
           FileTarget& f = *files_[p.file];
           std::lock_guard lock(f.mu);
           if (f.failed) continue;
-          f.failed = true;
-          f.fd.Reset();
-          f.direct.Reset();
-          (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
-            ::unlinkat(dir_fd, f.tmp.c_str(), 0);
-            return {};
-          });
+          Discard(f, dirs);
           RecordError(DirPath(f.dir, f.name), e);
         }
         continue;
@@ -807,14 +801,8 @@ Result<void> Restorer::RestoreContents() {
   for (auto& t : threads) t.join();
   // Anything left open did not get all its blobs (cancelled or failed): remove the temp file.
   for (auto& f : files_) {
-    if (f->fd.Valid()) {
-      f->fd.Reset();
-      f->direct.Reset();
-      (void)dirs.With(f->dir, [&](int dir_fd) -> Result<void> {
-        ::unlinkat(dir_fd, f->tmp.c_str(), 0);
-        return {};
-      });
-    }
+    std::lock_guard lock(f->mu);
+    if (f->fd.Valid()) Discard(*f, dirs);
   }
   if (fatal) return Fail(*fatal);
 

@@ -26,8 +26,8 @@ ObjectHandle Handle(ObjectType type, const Id& id) { return {type, id.Hex()}; }
 
 // "auto" skips compressing a large data blob when four slices spread across it (at 0, 1/4, 1/2
 // and 3/4) all fail to shrink at zstd's fastest level: media, archives and encrypted files,
-// which zstd -3 would scan in full to gain nothing. Any compressible region a quarter of the
-// blob long contains a slice, so mixed content is still compressed.
+// which zstd -3 would scan in full to gain nothing. A compressible region a quarter of the
+// blob plus a slice long always covers a whole slice, so mixed content is still compressed.
 bool LooksIncompressible(ByteView data, MutableByteView scratch) {
   constexpr size_t kSlice = 16 << 10;
   if (data.size() < 16 * kSlice) return false;

@@ -208,9 +208,9 @@ TEST(RepositoryTest, CompressibleBlobsAreCompressedIncompressibleAreNot) {
   EXPECT_EQ(n->length, 100000u + 32u);
 }
 
-// "auto" samples large blobs before compressing them (LooksIncompressible): a compressible
-// region as long as a quarter of the blob is always found, a short one between the sampled
-// slices is not, and "max" compresses regardless.
+// "auto" samples large blobs before compressing them (LooksIncompressible): compressible
+// quarters that cover a sampled slice are found, a short run between the slices is not, and
+// "max" compresses regardless.
 TEST(RepositoryTest, AutoCompressionSamplesLargeBlobs) {
   constexpr size_t kSize = 1 << 20;
   auto with_zeros = [](size_t from, size_t length) {
