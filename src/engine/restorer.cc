@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -116,6 +117,18 @@ class DirCache {
       map_;  // Guarded by mu_.
 };
 
+struct AlignedFree {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<uint8_t, AlignedFree>;
+
+// A page of a file written with direct I/O that holds the edge of a blob, and so belongs to two
+// (or more) blobs: it is assembled here and written once, whole.
+struct EdgePage {
+  AlignedBuffer data;  // DirectUnit() bytes, zero where no blob has contributed yet
+  size_t filled = 0;   // bytes contributed
+};
+
 struct FileTarget {
   size_t dir;  // index into dirs_
   std::string name;
@@ -123,8 +136,14 @@ struct FileTarget {
   std::string tmp;
   uint64_t size = 0;
   std::mutex mu;
-  fs::Fd fd;               // Guarded by mu: open while blobs are being written.
-  fs::Fd direct;           // Guarded by mu: the same file opened O_DIRECT, if used (OpenDirect)
+  fs::Fd fd;                  // Guarded by mu: open while blobs are being written.
+  fs::Fd direct;              // Guarded by mu: the same file opened O_DIRECT, if used (OpenDirect)
+  bool preallocated = false;  // Guarded by mu: blocks reserved up front (Preallocate)
+  std::unordered_map<uint64_t, EdgePage> edges;  // Guarded by mu: by offset, awaiting blobs
+  bool edges_cached = false;  // Guarded by mu: too many waited; edges go through the page cache
+  std::vector<std::pair<uint64_t, uint64_t>> holes;  // Guarded by mu: zero runs (offset, length)
+                                                     // skipped in a preallocated file
+  int writers = 0;         // Guarded by mu: WriteBlob calls writing with mu released.
   size_t remaining = 0;    // Guarded by mu: blob placements still to write.
   bool failed = false;     // Guarded by mu.
   bool published = false;  // Guarded by mu: renamed into place, complete.
@@ -196,10 +215,7 @@ Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_
   const uint64_t last = (offset + n) / unit * unit;
   if (direct < 0 || first >= last) return fs::WriteFullAt(fd, data, n, offset);
   if (first > offset) HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data, first - offset, offset));
-  struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<uint8_t, Free> bounce(
+  thread_local AlignedBuffer bounce(
       static_cast<uint8_t*>(std::aligned_alloc(DirectUnit(), kBounceSize)));
   if (!bounce) return Fail(ErrorCode::kUnknown, "out of memory");
   for (uint64_t at = first; at < last; at += kBounceSize) {
@@ -212,7 +228,7 @@ Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_
     if (w == static_cast<ssize_t>(len)) continue;
     if (w < 0 && errno != EINVAL) return Fail(ErrnoError("write", errno));
     // Refused (stricter rules than statx reported) or cut short: the rest goes through the
-    // page cache, after the direct write has completed (the file's lock is held).
+    // page cache, after the direct write has completed (no other write touches these pages).
     const size_t done = w > 0 ? static_cast<size_t>(w) : 0;
     HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data + (at - offset) + done, len - done, at + done));
   }
@@ -223,9 +239,12 @@ Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_
 }
 
 // Writes `data` at `offset`, skipping page-sized runs of zeros, so that holes in the original
-// (stored as zeros) become holes again. The file is new, so skipped ranges read as zeros; its
-// final size is set separately. `direct` is -1 or the file opened by OpenDirect.
-Result<void> WriteSparse(int fd, int direct, ByteView data, uint64_t offset) {
+// (stored as zeros) become holes again. The file is new (or preallocated, whose unwritten blocks
+// read as zeros too), so skipped ranges read as zeros; its final size is set separately.
+// `direct` is -1 or the file opened by OpenDirect. The whole pages of each skipped run are
+// appended to `holes` if it is not null.
+Result<void> WriteSparse(int fd, int direct, ByteView data, uint64_t offset,
+                         std::vector<std::pair<uint64_t, uint64_t>>* holes) {
   size_t pos = 0;
   while (pos < data.size()) {
     // The page containing `pos`, aligned to the file offset.
@@ -241,10 +260,79 @@ Result<void> WriteSparse(int fd, int direct, ByteView data, uint64_t offset) {
     if (!zero) {
       HALLEY_RETURN_IF_ERROR(
           WriteRun(fd, direct, data.data() + run_start, end - run_start, offset + run_start));
+    } else if (holes) {
+      const uint64_t from = (offset + run_start + kPage - 1) / kPage * kPage;
+      const uint64_t to = (offset + end) / kPage * kPage;
+      if (from < to) holes->emplace_back(from, to - from);
     }
     pos = end;
   }
   return {};
+}
+
+// Reserves the blocks of a new file of `size` bytes, so that direct writes into it are
+// overwrites of unwritten extents, which ext4 (and XFS) let run in parallel; writes that
+// allocate take the inode's lock exclusively for the whole I/O. Zero runs are then punched out
+// at the end, so a sparse file still ends sparse; meanwhile it holds its full size on disk, so
+// this is done only while the file system has at least twice that free. True if done.
+bool Preallocate(int fd, uint64_t size) {
+  struct statvfs vfs;
+  if (::fstatvfs(fd, &vfs) != 0 || vfs.f_frsize == 0 || vfs.f_bavail / 2 <= size / vfs.f_frsize) {
+    return false;
+  }
+  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0) return true;
+  // Not supported, or space ran out meanwhile: give back whatever part was reserved.
+  (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
+  return false;
+}
+
+// Edge pages a file may hold in memory (4 MiB at 4 KiB pages). Blobs are restored roughly in
+// file order, so a page waits for its other blob briefly and only a few wait at a time; past
+// this (blobs of one file scattered across far-apart packs) its edges go through the page cache.
+constexpr size_t kMaxEdgePages = 1024;
+
+// A whole edge page, ready to be written.
+struct ReadyPage {
+  uint64_t offset;
+  size_t length;  // DirectUnit(), or less for the file's last page
+  AlignedBuffer data;
+};
+
+// Adds bytes [data, data + n), which lie inside one page at `offset` of `f`, to its edge page;
+// a page now complete moves to `ready`. False if edges of `f` go through the page cache instead
+// (then the caller writes these bytes so). REQUIRES: f.mu held, f opened for direct writes.
+Result<bool> AddEdge(FileTarget& f, uint64_t offset, const uint8_t* data, size_t n,
+                     std::vector<ReadyPage>& ready) {
+  if (f.edges_cached) return false;
+  const uint64_t unit = DirectUnit();
+  const uint64_t page = offset / unit * unit;
+  auto [it, fresh] = f.edges.try_emplace(page);
+  if (fresh) {
+    it->second.data.reset(static_cast<uint8_t*>(std::aligned_alloc(unit, unit)));
+    if (!it->second.data || f.edges.size() > kMaxEdgePages) {
+      // Write what is held through the page cache (zeros where a blob is still to come: its
+      // own write lands later), and send every later edge that way: no page is then written
+      // both directly and through the cache.
+      f.edges.erase(it);
+      for (const auto& [at, e] : f.edges) {
+        HALLEY_RETURN_IF_ERROR(
+            fs::WriteFullAt(f.fd.Get(), e.data.get(), std::min<uint64_t>(unit, f.size - at), at));
+      }
+      f.edges.clear();
+      f.edges_cached = true;
+      return false;
+    }
+    std::memset(it->second.data.get(), 0, unit);
+  }
+  EdgePage& e = it->second;
+  std::memcpy(e.data.get() + (offset - page), data, n);
+  e.filled += n;
+  const size_t length = static_cast<size_t>(std::min<uint64_t>(unit, f.size - page));
+  if (e.filled == length) {
+    ready.push_back({page, length, std::move(e.data)});
+    f.edges.erase(it);
+  }
+  return true;
 }
 
 class Restorer {
@@ -298,7 +386,8 @@ class Restorer {
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
   Result<void> WriteBlob(ByteView data, const Placement& p, DirCache& dirs);
   void FinishFile(FileTarget& f, DirCache& dirs);
-  // Marks `f` failed, closes it and removes its temporary file. REQUIRES: f.mu held.
+  // Marks `f` failed; closes it and removes its temporary file once no write to it is in flight
+  // (otherwise the last writer comes back here). REQUIRES: f.mu held.
   static void Discard(FileTarget& f, DirCache& dirs);
   void RestoreHardlinks(DirCache& dirs);
 
@@ -626,6 +715,7 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
           return Fail(ErrnoError("truncate " + f.name, errno));
         }
         f.direct = OpenDirect(fd);
+        if (f.direct.Valid()) f.preallocated = Preallocate(fd, f.size);
       }
       return {};
     });
@@ -636,15 +726,54 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
       return {};
     }
   }
-  {
-    auto w = WriteSparse(f.fd.Get(), f.direct.Valid() ? f.direct.Get() : -1, data, p.offset);
-    if (!w) {
-      Discard(f, dirs);
-      lock.unlock();
-      RecordError(DirPath(f.dir, f.name), w.error());
+  // The lock is released while writing, so the blobs of one big file are written in parallel:
+  // placements cover disjoint byte ranges. With direct I/O the pages wholly inside this blob
+  // (`body`) are written directly; its partial pages at either end join their edge pages.
+  const int fd = f.fd.Get();
+  const int direct = f.direct.Valid() ? f.direct.Get() : -1;
+  ByteView body = data;
+  uint64_t body_offset = p.offset;
+  std::vector<ReadyPage> ready;
+  std::vector<std::pair<uint64_t, ByteView>> cached;  // edges to write through the page cache
+  Result<void> w;
+  if (direct >= 0) {
+    const uint64_t unit = DirectUnit();
+    const uint64_t end = p.offset + data.size();
+    const uint64_t first = std::min((p.offset + unit - 1) / unit * unit, end);
+    const uint64_t last = std::max(end / unit * unit, first);
+    auto edge = [&](uint64_t from, uint64_t to) -> Result<void> {
+      if (from == to) return {};
+      ByteView piece = data.subspan(from - p.offset, to - from);
+      HALLEY_ASSIGN_OR_RETURN(bool held, AddEdge(f, from, piece.data(), piece.size(), ready));
+      if (!held) cached.emplace_back(from, piece);
       return {};
-    }
+    };
+    w = edge(p.offset, first);
+    if (w) w = edge(last, end);
+    body = data.subspan(first - p.offset, last - first);
+    body_offset = first;
   }
+  std::vector<std::pair<uint64_t, uint64_t>> holes;
+  std::vector<std::pair<uint64_t, uint64_t>>* holes_out = f.preallocated ? &holes : nullptr;
+  ++f.writers;
+  lock.unlock();
+  if (w) w = WriteSparse(fd, direct, body, body_offset, holes_out);
+  for (const auto& [at, piece] : cached) {
+    if (w) w = WriteSparse(fd, -1, piece, at, nullptr);
+  }
+  for (const auto& page : ready) {
+    if (w) w = WriteRun(fd, direct, page.data.get(), page.length, page.offset);
+  }
+  lock.lock();
+  --f.writers;
+  if (!w || f.failed) {
+    const bool first = !f.failed;
+    Discard(f, dirs);
+    lock.unlock();
+    if (!w && first) RecordError(DirPath(f.dir, f.name), w.error());
+    return {};
+  }
+  f.holes.insert(f.holes.end(), holes.begin(), holes.end());
   if (opts_.progress) opts_.progress->bytes_done += data.size();
   if (--f.remaining == 0) {
     lock.unlock();
@@ -655,6 +784,8 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
 
 void Restorer::Discard(FileTarget& f, DirCache& dirs) {
   f.failed = true;
+  f.edges.clear();
+  if (f.writers > 0) return;
   f.fd.Reset();
   f.direct.Reset();
   (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
@@ -667,6 +798,12 @@ void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
   std::lock_guard lock(f.mu);
   f.direct.Reset();
   auto done = [&]() -> Result<void> {
+    for (const auto& [offset, length] : f.holes) {
+      if (::fallocate(f.fd.Get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                      static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
+        return Fail(ErrnoError("punch hole", errno));
+      }
+    }
     if (::ftruncate(f.fd.Get(), static_cast<off_t>(f.size)) != 0) {
       return Fail(ErrnoError("truncate", errno));  // sets the size past a trailing hole
     }
