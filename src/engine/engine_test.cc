@@ -281,7 +281,7 @@ TEST_F(EngineTest, DirectWritesAssembleSharedPages) {
   for (size_t i : blocks) shuffled += source.substr(i * 4096, 4096);
   shuffled += "tail";
   // Fewer pages than may wait, so all of them are assembled, whatever the blob order.
-  const std::string small = Random(2 << 20, 23);
+  const std::string small = Random(1 << 20, 23);
   Write("1source", source);
   Write("2shuffled", shuffled);
   Write("3small", small);

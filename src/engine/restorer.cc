@@ -140,7 +140,7 @@ struct FileTarget {
   fs::Fd direct;              // Guarded by mu: the same file opened O_DIRECT, if used (OpenDirect)
   bool preallocated = false;  // Guarded by mu: blocks reserved up front (Preallocate)
   std::unordered_map<uint64_t, EdgePage> edges;  // Guarded by mu: by offset, awaiting blobs
-  bool edges_cached = false;  // Guarded by mu: too many waited; edges go through the page cache
+  bool edges_cached = false;  // Guarded by mu: spilled (AddEdge); edges go through the page cache
   std::vector<std::pair<uint64_t, uint64_t>> holes;  // Guarded by mu: zero runs (offset, length)
                                                      // skipped in a preallocated file
   int writers = 0;         // Guarded by mu: WriteBlob calls writing with mu released.
@@ -183,8 +183,9 @@ bool AllZero(const uint8_t* p, size_t n) {
 // Big files are written with O_DIRECT where the file system supports it: copying their data
 // into new page-cache pages was most of the kernel's time in a restore of a 4 GiB file (and
 // dirty-page throttling the rest). A page of the file is either written whole with O_DIRECT
-// (it lies inside one blob) or written in pieces through the page cache (it holds a blob's
-// edge), never both, so the two paths never share a cached page.
+// (inside one blob, or an edge page assembled from its blobs) or written in pieces through the
+// page cache (edges once the file has spilled), never both, so the two paths never share a
+// cached page.
 constexpr size_t kPage = 4096;           // the unit of holes
 constexpr size_t kBounceSize = 1 << 20;  // per worker: O_DIRECT needs aligned memory
 
@@ -270,26 +271,11 @@ Result<void> WriteSparse(int fd, int direct, ByteView data, uint64_t offset,
   return {};
 }
 
-// Reserves the blocks of a new file of `size` bytes, so that direct writes into it are
-// overwrites of unwritten extents, which ext4 (and XFS) let run in parallel; writes that
-// allocate take the inode's lock exclusively for the whole I/O. Zero runs are then punched out
-// at the end, so a sparse file still ends sparse; meanwhile it holds its full size on disk, so
-// this is done only while the file system has at least twice that free. True if done.
-bool Preallocate(int fd, uint64_t size) {
-  struct statvfs vfs;
-  if (::fstatvfs(fd, &vfs) != 0 || vfs.f_frsize == 0 || vfs.f_bavail / 2 <= size / vfs.f_frsize) {
-    return false;
-  }
-  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0) return true;
-  // Not supported, or space ran out meanwhile: give back whatever part was reserved.
-  (void)::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size));
-  return false;
-}
-
-// Edge pages a file may hold in memory (4 MiB at 4 KiB pages). Blobs are restored roughly in
-// file order, so a page waits for its other blob briefly and only a few wait at a time; past
-// this (blobs of one file scattered across far-apart packs) its edges go through the page cache.
-constexpr size_t kMaxEdgePages = 1024;
+// Bytes of edge pages a restore holds in memory at once (1024 pages of 4 KiB). Blobs are
+// restored roughly in file order, so a page waits for its other blob briefly and only a few
+// wait at a time; past this (blobs of a file scattered across far-apart packs), the file that
+// asks for one more spills: its edges go through the page cache from then on.
+constexpr uint64_t kEdgeBudget = 4 << 20;
 
 // A whole edge page, ready to be written.
 struct ReadyPage {
@@ -297,43 +283,6 @@ struct ReadyPage {
   size_t length;  // DirectUnit(), or less for the file's last page
   AlignedBuffer data;
 };
-
-// Adds bytes [data, data + n), which lie inside one page at `offset` of `f`, to its edge page;
-// a page now complete moves to `ready`. False if edges of `f` go through the page cache instead
-// (then the caller writes these bytes so). REQUIRES: f.mu held, f opened for direct writes.
-Result<bool> AddEdge(FileTarget& f, uint64_t offset, const uint8_t* data, size_t n,
-                     std::vector<ReadyPage>& ready) {
-  if (f.edges_cached) return false;
-  const uint64_t unit = DirectUnit();
-  const uint64_t page = offset / unit * unit;
-  auto [it, fresh] = f.edges.try_emplace(page);
-  if (fresh) {
-    it->second.data.reset(static_cast<uint8_t*>(std::aligned_alloc(unit, unit)));
-    if (!it->second.data || f.edges.size() > kMaxEdgePages) {
-      // Write what is held through the page cache (zeros where a blob is still to come: its
-      // own write lands later), and send every later edge that way: no page is then written
-      // both directly and through the cache.
-      f.edges.erase(it);
-      for (const auto& [at, e] : f.edges) {
-        HALLEY_RETURN_IF_ERROR(
-            fs::WriteFullAt(f.fd.Get(), e.data.get(), std::min<uint64_t>(unit, f.size - at), at));
-      }
-      f.edges.clear();
-      f.edges_cached = true;
-      return false;
-    }
-    std::memset(it->second.data.get(), 0, unit);
-  }
-  EdgePage& e = it->second;
-  std::memcpy(e.data.get() + (offset - page), data, n);
-  e.filled += n;
-  const size_t length = static_cast<size_t>(std::min<uint64_t>(unit, f.size - page));
-  if (e.filled == length) {
-    ready.push_back({page, length, std::move(e.data)});
-    f.edges.erase(it);
-  }
-  return true;
-}
 
 class Restorer {
  public:
@@ -385,10 +334,15 @@ class Restorer {
   Result<void> RestoreContents();
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
   Result<void> WriteBlob(ByteView data, const Placement& p, DirCache& dirs);
+  bool Preallocate(FileTarget& f);
+  void ReleaseReservation(FileTarget& f);
+  Result<bool> AddEdge(FileTarget& f, uint64_t offset, const uint8_t* data, size_t n,
+                       std::vector<ReadyPage>& ready);
+  void DropEdges(FileTarget& f);
   void FinishFile(FileTarget& f, DirCache& dirs);
   // Marks `f` failed; closes it and removes its temporary file once no write to it is in flight
   // (otherwise the last writer comes back here). REQUIRES: f.mu held.
-  static void Discard(FileTarget& f, DirCache& dirs);
+  void Discard(FileTarget& f, DirCache& dirs);
   void RestoreHardlinks(DirCache& dirs);
 
   repo::Repository& repo_;
@@ -402,6 +356,9 @@ class Restorer {
   std::vector<std::unique_ptr<FileTarget>> files_;
   std::map<std::pair<uint64_t, uint64_t>, Leader> hardlink_leaders_;
   std::vector<LinkJob> links_;
+  std::atomic<uint64_t> edge_bytes_{0};  // edge pages held, all files (kEdgeBudget)
+  std::mutex reserve_mu_;
+  uint64_t reserved_ = 0;  // Guarded by reserve_mu_: bytes preallocated for unfinished files
 };
 
 std::string Restorer::DirPath(size_t dir, const std::string& name) const {
@@ -699,6 +656,86 @@ Result<void> Restorer::Walk(const snapshot::Tree& root, const std::string& root_
   return {};
 }
 
+// Reserves the blocks of a new file (FileTarget::size bytes, REQUIRES: f.mu held, f.fd open),
+// so that direct writes into it are overwrites of unwritten extents, which ext4 (and XFS) let
+// run in parallel; writes that allocate take the inode's lock exclusively for the whole I/O.
+// Zero runs are punched out again at the end, so a sparse file still ends sparse. Until then it
+// holds its full size on disk, so the files reserved at once stay under half the free space.
+bool Restorer::Preallocate(FileTarget& f) {
+  std::lock_guard lock(reserve_mu_);
+  struct statvfs vfs;
+  if (::fstatvfs(f.fd.Get(), &vfs) != 0 || vfs.f_frsize == 0 ||
+      vfs.f_bavail / 2 <= (reserved_ + f.size) / vfs.f_frsize) {
+    return false;
+  }
+  if (::fallocate(f.fd.Get(), 0, 0, static_cast<off_t>(f.size)) != 0) {
+    // Not supported, or space ran out meanwhile: give back whatever part was reserved.
+    (void)::fallocate(f.fd.Get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+                      static_cast<off_t>(f.size));
+    return false;
+  }
+  reserved_ += f.size;
+  f.preallocated = true;
+  return true;
+}
+
+// REQUIRES: f.mu held.
+void Restorer::ReleaseReservation(FileTarget& f) {
+  if (!f.preallocated) return;
+  f.preallocated = false;
+  std::lock_guard lock(reserve_mu_);
+  reserved_ -= f.size;
+}
+
+// Adds bytes [data, data + n), which lie inside one page at `offset` of `f`, to its edge page;
+// a page now complete moves to `ready`. False if edges of `f` go through the page cache instead
+// (then the caller writes these bytes so). REQUIRES: f.mu held, f opened for direct writes.
+Result<bool> Restorer::AddEdge(FileTarget& f, uint64_t offset, const uint8_t* data, size_t n,
+                               std::vector<ReadyPage>& ready) {
+  if (f.edges_cached) return false;
+  const uint64_t unit = DirectUnit();
+  const uint64_t page = offset / unit * unit;
+  auto [it, fresh] = f.edges.try_emplace(page);
+  if (fresh) {
+    if (edge_bytes_.fetch_add(unit) + unit <= kEdgeBudget) {
+      it->second.data.reset(static_cast<uint8_t*>(std::aligned_alloc(unit, unit)));
+    }
+    if (!it->second.data) {
+      // Spill: write what is held through the page cache, and send every later edge of this
+      // file that way, so no page is written both directly and through the cache. A blob
+      // still to come writes its own bytes over the zeros written for it here (and an
+      // all-zero page is left as it is: unwritten, it reads as zeros).
+      f.edges.erase(it);
+      edge_bytes_ -= unit;
+      for (const auto& [at, e] : f.edges) {
+        const size_t length = static_cast<size_t>(std::min<uint64_t>(unit, f.size - at));
+        if (AllZero(e.data.get(), length)) continue;
+        HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(f.fd.Get(), e.data.get(), length, at));
+      }
+      DropEdges(f);
+      f.edges_cached = true;
+      return false;
+    }
+    std::memset(it->second.data.get(), 0, unit);
+  }
+  EdgePage& e = it->second;
+  std::memcpy(e.data.get() + (offset - page), data, n);
+  e.filled += n;
+  const size_t length = static_cast<size_t>(std::min<uint64_t>(unit, f.size - page));
+  if (e.filled == length) {
+    ready.push_back({page, length, std::move(e.data)});
+    f.edges.erase(it);
+    edge_bytes_ -= unit;
+  }
+  return true;
+}
+
+// REQUIRES: f.mu held.
+void Restorer::DropEdges(FileTarget& f) {
+  edge_bytes_ -= f.edges.size() * DirectUnit();
+  f.edges.clear();
+}
+
 Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& dirs) {
   FileTarget& f = *files_[p.file];
   std::unique_lock lock(f.mu);
@@ -715,7 +752,7 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
           return Fail(ErrnoError("truncate " + f.name, errno));
         }
         f.direct = OpenDirect(fd);
-        if (f.direct.Valid()) f.preallocated = Preallocate(fd, f.size);
+        if (f.direct.Valid()) Preallocate(f);
       }
       return {};
     });
@@ -759,10 +796,16 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
   lock.unlock();
   if (w) w = WriteSparse(fd, direct, body, body_offset, holes_out);
   for (const auto& [at, piece] : cached) {
-    if (w) w = WriteSparse(fd, -1, piece, at, nullptr);
+    if (w) w = WriteSparse(fd, -1, piece, at, holes_out);
   }
   for (const auto& page : ready) {
-    if (w) w = WriteRun(fd, direct, page.data.get(), page.length, page.offset);
+    if (!w) break;
+    // Complete, so no other blob writes here: zeros can stay (or become) a hole.
+    if (!AllZero(page.data.get(), page.length)) {
+      w = WriteRun(fd, direct, page.data.get(), page.length, page.offset);
+    } else if (holes_out) {
+      holes.emplace_back(page.offset, page.length);
+    }
   }
   lock.lock();
   --f.writers;
@@ -784,8 +827,9 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
 
 void Restorer::Discard(FileTarget& f, DirCache& dirs) {
   f.failed = true;
-  f.edges.clear();
+  DropEdges(f);
   if (f.writers > 0) return;
+  ReleaseReservation(f);
   f.fd.Reset();
   f.direct.Reset();
   (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
@@ -798,12 +842,17 @@ void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
   std::lock_guard lock(f.mu);
   f.direct.Reset();
   auto done = [&]() -> Result<void> {
-    for (const auto& [offset, length] : f.holes) {
-      if (::fallocate(f.fd.Get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                      static_cast<off_t>(offset), static_cast<off_t>(length)) != 0) {
-        return Fail(ErrnoError("punch hole", errno));
-      }
+    if (!f.edges.empty()) {  // every byte has been written once remaining is 0
+      return Fail(ErrorCode::kUnknown, "internal error: " + std::to_string(f.edges.size()) +
+                                           " pages were never written");
     }
+    // The contents are complete already: a hole that cannot be punched stays zeros on disk.
+    for (const auto& [offset, length] : f.holes) {
+      (void)::fallocate(f.fd.Get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                        static_cast<off_t>(offset), static_cast<off_t>(length));
+    }
+    f.holes = {};
+    ReleaseReservation(f);
     if (::ftruncate(f.fd.Get(), static_cast<off_t>(f.size)) != 0) {
       return Fail(ErrnoError("truncate", errno));  // sets the size past a trailing hole
     }
