@@ -304,6 +304,42 @@ TEST_F(EngineTest, DirectWritesAssembleSharedPages) {
   EXPECT_TRUE(Read(out + "/3small") == small);
 }
 
+// A blob that fails to decode fails its files, with direct writes of their other blobs still
+// queued: they are reported, their temporary files are removed, and the other files land.
+TEST_F(EngineTest, DamagedBlobFailsItsFileWhileDirectWritesAreQueued) {
+  const std::string good = Random(6 << 20, 31), bad = Random(6 << 20, 32);
+  Write("good", good);
+  Write("bad", bad);
+  auto b = RunBackup();
+  ASSERT_TRUE(b);
+  auto node = FindNode(*repo_, b->snapshot.tree, src_ + "/bad");
+  ASSERT_TRUE(node && node->content && node->content->size() >= 3);
+  const Id victim = (*node->content)[node->content->size() / 2];
+  auto loc = repo_->GetIndex().Lookup(repo::BlobType::kData, victim);
+  ASSERT_TRUE(loc);
+  const storage::ObjectHandle pack{storage::ObjectType::kData, loc->pack.Hex()};
+  Bytes bytes = *store_.Get(pack);
+  bytes[loc->offset + loc->length / 2] ^= 1;
+  ASSERT_TRUE(store_.Remove(pack));
+  ASSERT_TRUE(store_.Put(pack, bytes));
+  auto good_node = FindNode(*repo_, b->snapshot.tree, src_ + "/good");
+  const bool good_shares = std::find(good_node->content->begin(), good_node->content->end(),
+                                     victim) != good_node->content->end();
+
+  std::string out = dir_ + "/out";
+  auto r = RunRestore(b->snapshot.tree, out, src_, Overwrite::kAlways, 0);
+  ASSERT_TRUE(r) << r.error().Message();
+  ASSERT_EQ(r->errors.size(), good_shares ? 2u : 1u);
+  EXPECT_FALSE(stdfs::exists(out + "/bad"));
+  if (!good_shares) {
+    EXPECT_TRUE(Read(out + "/good") == good);
+  }
+  for (const auto& e : stdfs::directory_iterator(out)) {
+    EXPECT_EQ(e.path().filename().string().rfind(".halley-restore-", 0), std::string::npos)
+        << "left behind: " << e.path();
+  }
+}
+
 // Blobs that repeat within a file and across files are read once and written everywhere.
 TEST_F(EngineTest, RepeatedBlobsRestoreEverywhere) {
   const std::string block = Random(6 << 20, 7);

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <map>
 #include <memory>
@@ -208,30 +210,132 @@ fs::Fd OpenDirect(int fd) {
   return fs::Fd(::open(self.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC));
 }
 
-// Writes [data, data + n) at `offset`: the whole DirectUnit()s through `direct` (if valid), via
-// an aligned buffer, and the partial ones at either end through `fd`.
-Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_t offset) {
+// One blob placement's writes: the worker's own share, plus one per queued direct write. The
+// last to finish calls `done` with the first error, if any.
+struct WriteTicket {
+  std::atomic<int> pending{1};
+  std::mutex mu;
+  Result<void> result;  // Guarded by mu until pending reaches 0.
+  std::function<void(Result<void>)> done;
+
+  void Finish(Result<void> r) {
+    if (!r) {
+      std::lock_guard lock(mu);
+      if (result) result = std::move(r);
+    }
+    if (pending.fetch_sub(1) == 1) done(std::move(result));
+  }
+};
+
+// Writes whole DirectUnit()s from aligned memory through `direct`. If the write is refused
+// (stricter rules than statx reported) or cut short, the rest goes through the page cache, once
+// the direct write has completed (no other write touches these pages).
+Result<void> WriteDirect(int fd, int direct, const uint8_t* data, size_t n, uint64_t offset) {
+  ssize_t w;
+  do {
+    w = ::pwrite(direct, data, n, static_cast<off_t>(offset));
+  } while (w < 0 && errno == EINTR);
+  if (w == static_cast<ssize_t>(n)) return {};
+  if (w < 0 && errno != EINVAL) return Fail(ErrnoError("write", errno));
+  const size_t done = w > 0 ? static_cast<size_t>(w) : 0;
+  return fs::WriteFullAt(fd, data + done, n - done, offset + done);
+}
+
+// Direct writes run on threads of their own, so that a worker decodes its next blob while the
+// disk takes this one (a direct write returns only once the device has the data). A fixed pool
+// of aligned buffers bounds the memory that queued writes hold.
+class DirectWriteQueue {
+ public:
+  struct Job {
+    int fd;  // for the page-cache fallback
+    int direct;
+    AlignedBuffer data;
+    size_t length;
+    uint64_t offset;
+    bool pooled;  // `data` goes back to the pool afterwards
+    std::shared_ptr<WriteTicket> ticket;
+  };
+
+  DirectWriteQueue(size_t buffers, int threads) : unallocated_(buffers) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  // Completes every queued write first.
+  ~DirectWriteQueue() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  // A buffer of kBounceSize bytes; waits while all are in use.
+  Result<AlignedBuffer> Acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !pool_.empty() || unallocated_ > 0; });
+    if (!pool_.empty()) {
+      AlignedBuffer b = std::move(pool_.back());
+      pool_.pop_back();
+      return b;
+    }
+    AlignedBuffer b(static_cast<uint8_t*>(std::aligned_alloc(DirectUnit(), kBounceSize)));
+    if (!b) return Fail(ErrorCode::kUnknown, "out of memory");
+    --unallocated_;
+    return b;
+  }
+
+  void Submit(Job job) {
+    job.ticket->pending++;
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    while (true) {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;
+      Job job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      auto r = WriteDirect(job.fd, job.direct, job.data.get(), job.length, job.offset);
+      if (job.pooled) {
+        lock.lock();
+        pool_.push_back(std::move(job.data));
+        lock.unlock();
+        cv_.notify_all();
+      }
+      job.ticket->Finish(std::move(r));
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> jobs_;             // Guarded by mu_.
+  std::vector<AlignedBuffer> pool_;  // Guarded by mu_.
+  size_t unallocated_;               // Guarded by mu_: buffers the pool may still allocate
+  bool stopping_ = false;            // Guarded by mu_.
+  std::vector<std::thread> threads_;
+};
+
+// Writes [data, data + n) at `offset`: the whole DirectUnit()s through `direct` (if valid),
+// queued on `queue` under `ticket`, and the partial ones at either end through `fd`.
+Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_t offset,
+                      DirectWriteQueue* queue, const std::shared_ptr<WriteTicket>& ticket) {
   const uint64_t unit = DirectUnit();
   const uint64_t first = (offset + unit - 1) / unit * unit;
   const uint64_t last = (offset + n) / unit * unit;
   if (direct < 0 || first >= last) return fs::WriteFullAt(fd, data, n, offset);
   if (first > offset) HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data, first - offset, offset));
-  thread_local AlignedBuffer bounce(
-      static_cast<uint8_t*>(std::aligned_alloc(DirectUnit(), kBounceSize)));
-  if (!bounce) return Fail(ErrorCode::kUnknown, "out of memory");
   for (uint64_t at = first; at < last; at += kBounceSize) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(kBounceSize, last - at));
-    std::memcpy(bounce.get(), data + (at - offset), len);
-    ssize_t w;
-    do {
-      w = ::pwrite(direct, bounce.get(), len, static_cast<off_t>(at));
-    } while (w < 0 && errno == EINTR);
-    if (w == static_cast<ssize_t>(len)) continue;
-    if (w < 0 && errno != EINVAL) return Fail(ErrnoError("write", errno));
-    // Refused (stricter rules than statx reported) or cut short: the rest goes through the
-    // page cache, after the direct write has completed (no other write touches these pages).
-    const size_t done = w > 0 ? static_cast<size_t>(w) : 0;
-    HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data + (at - offset) + done, len - done, at + done));
+    HALLEY_ASSIGN_OR_RETURN(AlignedBuffer buffer, queue->Acquire());
+    std::memcpy(buffer.get(), data + (at - offset), len);
+    queue->Submit({fd, direct, std::move(buffer), len, at, true, ticket});
   }
   if (offset + n > last) {
     HALLEY_RETURN_IF_ERROR(fs::WriteFullAt(fd, data + (last - offset), offset + n - last, last));
@@ -242,10 +346,11 @@ Result<void> WriteRun(int fd, int direct, const uint8_t* data, size_t n, uint64_
 // Writes `data` at `offset`, skipping page-sized runs of zeros, so that holes in the original
 // (stored as zeros) become holes again. The file is new (or preallocated, whose unwritten blocks
 // read as zeros too), so skipped ranges read as zeros; its final size is set separately.
-// `direct` is -1 or the file opened by OpenDirect. The whole pages of each skipped run are
-// appended to `holes` if it is not null.
+// `direct` is -1 or the file opened by OpenDirect (then `queue` and `ticket` take its direct
+// writes). The whole pages of each skipped run are appended to `holes` if it is not null.
 Result<void> WriteSparse(int fd, int direct, ByteView data, uint64_t offset,
-                         std::vector<std::pair<uint64_t, uint64_t>>* holes) {
+                         std::vector<std::pair<uint64_t, uint64_t>>* holes, DirectWriteQueue* queue,
+                         const std::shared_ptr<WriteTicket>& ticket) {
   size_t pos = 0;
   while (pos < data.size()) {
     // The page containing `pos`, aligned to the file offset.
@@ -259,8 +364,8 @@ Result<void> WriteSparse(int fd, int direct, ByteView data, uint64_t offset,
       end = next;
     }
     if (!zero) {
-      HALLEY_RETURN_IF_ERROR(
-          WriteRun(fd, direct, data.data() + run_start, end - run_start, offset + run_start));
+      HALLEY_RETURN_IF_ERROR(WriteRun(fd, direct, data.data() + run_start, end - run_start,
+                                      offset + run_start, queue, ticket));
     } else if (holes) {
       const uint64_t from = (offset + run_start + kPage - 1) / kPage * kPage;
       const uint64_t to = (offset + end) / kPage * kPage;
@@ -333,7 +438,11 @@ class Restorer {
   // Content phase.
   Result<void> RestoreContents();
   Result<void> RestorePack(const PackPlan& plan, DirCache& dirs);
+  // Writes one placement of a blob; the file learns of it in CompleteWrite, once every write
+  // (queued ones included) has finished.
   Result<void> WriteBlob(ByteView data, const Placement& p, DirCache& dirs);
+  void CompleteWrite(FileTarget& f, DirCache& dirs, Result<void> w,
+                     const std::vector<std::pair<uint64_t, uint64_t>>& holes, uint64_t bytes);
   bool Preallocate(FileTarget& f);
   void ReleaseReservation(FileTarget& f);
   Result<bool> AddEdge(FileTarget& f, uint64_t offset, const uint8_t* data, size_t n,
@@ -356,6 +465,7 @@ class Restorer {
   std::vector<std::unique_ptr<FileTarget>> files_;
   std::map<std::pair<uint64_t, uint64_t>, Leader> hardlink_leaders_;
   std::vector<LinkJob> links_;
+  DirectWriteQueue* queue_ = nullptr;    // during RestoreContents
   std::atomic<uint64_t> edge_bytes_{0};  // edge pages held, all files (kEdgeBudget)
   std::mutex reserve_mu_;
   uint64_t reserved_ = 0;  // Guarded by reserve_mu_: bytes preallocated for unfinished files
@@ -792,37 +902,50 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
   }
   std::vector<std::pair<uint64_t, uint64_t>> holes;
   std::vector<std::pair<uint64_t, uint64_t>>* holes_out = f.preallocated ? &holes : nullptr;
+  auto ticket = std::make_shared<WriteTicket>();
   ++f.writers;
   lock.unlock();
-  if (w) w = WriteSparse(fd, direct, body, body_offset, holes_out);
+  if (w) w = WriteSparse(fd, direct, body, body_offset, holes_out, queue_, ticket);
   for (const auto& [at, piece] : cached) {
-    if (w) w = WriteSparse(fd, -1, piece, at, holes_out);
+    if (w) w = WriteSparse(fd, -1, piece, at, holes_out, nullptr, nullptr);
   }
-  for (const auto& page : ready) {
+  for (auto& page : ready) {
     if (!w) break;
     // Complete, so no other blob writes here: zeros can stay (or become) a hole.
-    if (!AllZero(page.data.get(), page.length)) {
-      w = WriteRun(fd, direct, page.data.get(), page.length, page.offset);
-    } else if (holes_out) {
-      holes.emplace_back(page.offset, page.length);
+    if (AllZero(page.data.get(), page.length)) {
+      if (holes_out) holes.emplace_back(page.offset, page.length);
+    } else if (page.length == DirectUnit()) {
+      queue_->Submit({fd, direct, std::move(page.data), page.length, page.offset, false, ticket});
+    } else {  // the file's last page
+      w = fs::WriteFullAt(fd, page.data.get(), page.length, page.offset);
     }
   }
-  lock.lock();
+  // Set before this worker's own Finish, which is the last unless a queued write is.
+  ticket->done = [this, &f, &dirs, holes = std::move(holes), bytes = data.size()](Result<void> r) {
+    CompleteWrite(f, dirs, std::move(r), holes, bytes);
+  };
+  ticket->Finish(std::move(w));
+  return {};
+}
+
+void Restorer::CompleteWrite(FileTarget& f, DirCache& dirs, Result<void> w,
+                             const std::vector<std::pair<uint64_t, uint64_t>>& holes,
+                             uint64_t bytes) {
+  std::unique_lock lock(f.mu);
   --f.writers;
   if (!w || f.failed) {
     const bool first = !f.failed;
     Discard(f, dirs);
     lock.unlock();
     if (!w && first) RecordError(DirPath(f.dir, f.name), w.error());
-    return {};
+    return;
   }
   f.holes.insert(f.holes.end(), holes.begin(), holes.end());
-  if (opts_.progress) opts_.progress->bytes_done += data.size();
+  if (opts_.progress) opts_.progress->bytes_done += bytes;
   if (--f.remaining == 0) {
     lock.unlock();
     FinishFile(f, dirs);
   }
-  return {};
 }
 
 void Restorer::Discard(FileTarget& f, DirCache& dirs) {
@@ -981,10 +1104,15 @@ Result<void> Restorer::RestoreContents() {
   int n = opts_.workers > 0
               ? opts_.workers
               : 2 * std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::optional<DirectWriteQueue> queue;
+  queue.emplace(2 * static_cast<size_t>(n), n);
+  queue_ = &*queue;
   std::vector<std::thread> threads;
   for (int t = 1; t < n; ++t) threads.emplace_back(work);
   work();
   for (auto& t : threads) t.join();
+  queue.reset();  // completes the queued writes
+  queue_ = nullptr;
   // Anything left open did not get all its blobs (cancelled or failed): remove the temp file.
   for (auto& f : files_) {
     std::lock_guard lock(f->mu);
