@@ -189,7 +189,7 @@ bool AllZero(const uint8_t* p, size_t n) {
 // page cache (edges once the file has spilled), never both, so the two paths never share a
 // cached page.
 constexpr size_t kPage = 4096;           // the unit of holes
-constexpr size_t kBounceSize = 1 << 20;  // per worker: O_DIRECT needs aligned memory
+constexpr size_t kBounceSize = 1 << 20;  // a DirectWriteQueue buffer (aligned, for O_DIRECT)
 
 // The unit of direct writes: a memory page (4 KiB, or 64 KiB on some arm64 and POWER systems).
 size_t DirectUnit() {
@@ -443,7 +443,7 @@ class Restorer {
   Result<void> WriteBlob(ByteView data, const Placement& p, DirCache& dirs);
   void CompleteWrite(FileTarget& f, DirCache& dirs, Result<void> w,
                      const std::vector<std::pair<uint64_t, uint64_t>>& holes, uint64_t bytes);
-  bool Preallocate(FileTarget& f);
+  void Preallocate(FileTarget& f);
   void ReleaseReservation(FileTarget& f);
   Result<bool> AddEdge(FileTarget& f, uint64_t offset, const uint8_t* data, size_t n,
                        std::vector<ReadyPage>& ready);
@@ -771,22 +771,22 @@ Result<void> Restorer::Walk(const snapshot::Tree& root, const std::string& root_
 // run in parallel; writes that allocate take the inode's lock exclusively for the whole I/O.
 // Zero runs are punched out again at the end, so a sparse file still ends sparse. Until then it
 // holds its full size on disk, so the files reserved at once stay under half the free space.
-bool Restorer::Preallocate(FileTarget& f) {
+// Sets f.preallocated if done.
+void Restorer::Preallocate(FileTarget& f) {
   std::lock_guard lock(reserve_mu_);
   struct statvfs vfs;
   if (::fstatvfs(f.fd.Get(), &vfs) != 0 || vfs.f_frsize == 0 ||
       vfs.f_bavail / 2 <= (reserved_ + f.size) / vfs.f_frsize) {
-    return false;
+    return;
   }
   if (::fallocate(f.fd.Get(), 0, 0, static_cast<off_t>(f.size)) != 0) {
     // Not supported, or space ran out meanwhile: give back whatever part was reserved.
     (void)::fallocate(f.fd.Get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
                       static_cast<off_t>(f.size));
-    return false;
+    return;
   }
   reserved_ += f.size;
   f.preallocated = true;
-  return true;
 }
 
 // REQUIRES: f.mu held.
