@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -165,6 +166,85 @@ TEST_F(EngineTest, UnchangedFilesAreNotReadAgain) {
   ASSERT_TRUE(b4);
   EXPECT_EQ(rescan.bytes_read.load(), (1u << 20) + 100000u);
   EXPECT_EQ(b4->snapshot.summary->data_blobs, 0u) << "rescanning adds nothing new";
+}
+
+// An unchanged directory takes its tree from the parent snapshot instead of encoding its nodes
+// again. A new local time zone changes how times are spelled, not what they are: with the old
+// trees reused, the second backup adds no tree at all.
+TEST_F(EngineTest, UnchangedDirectoriesKeepTheirTrees) {
+  const char* tz = std::getenv("TZ");
+  const std::optional<std::string> saved_tz = tz ? std::optional<std::string>(tz) : std::nullopt;
+  struct RestoreTz {
+    const std::optional<std::string>& tz;
+    ~RestoreTz() {
+      tz ? ::setenv("TZ", tz->c_str(), 1) : ::unsetenv("TZ");
+      ::tzset();
+    }
+  } restore_tz{saved_tz};
+  Write("a", "one");
+  Write("sub/b", "two");
+  Write("sub/deeper/c", "three");
+  ::setenv("TZ", "UTC0", 1);
+  ::tzset();
+  ASSERT_TRUE(RunBackup());  // its listing may move the directories' atimes (relatime)
+  auto b1 = RunBackup();
+  ASSERT_TRUE(b1);
+  ::setenv("TZ", "JST-9", 1);
+  ::tzset();
+  auto b2 = RunBackup();
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(b2->snapshot.tree, b1->snapshot.tree);
+  EXPECT_EQ(b2->snapshot.summary->tree_blobs, 0u);
+  EXPECT_EQ(b2->snapshot.summary->dirs_changed + b2->snapshot.summary->dirs_new, 0u);
+  EXPECT_GT(b2->snapshot.summary->dirs_unmodified, 3u);
+
+  // A mode is part of the node: the directory that holds the file, and those above it, change;
+  // the one beside it does not.
+  ASSERT_EQ(::chmod((src_ + "/sub/b").c_str(), 0600), 0);
+  auto b3 = RunBackup();
+  ASSERT_TRUE(b3);
+  EXPECT_NE(FindNode(*repo_, b3->snapshot.tree, src_ + "/sub")->subtree,
+            FindNode(*repo_, b2->snapshot.tree, src_ + "/sub")->subtree);
+  EXPECT_NE(b3->snapshot.tree, b2->snapshot.tree);
+  EXPECT_EQ(FindNode(*repo_, b3->snapshot.tree, src_ + "/sub/deeper")->subtree,
+            FindNode(*repo_, b2->snapshot.tree, src_ + "/sub/deeper")->subtree);
+  EXPECT_EQ(FindNode(*repo_, b3->snapshot.tree, src_ + "/sub/b")->mode & 0777, 0600u);
+}
+
+TEST_F(EngineTest, XattrsFollowEachBackup) {
+  Write("f", "data");
+  Write("d/g", "more");
+  const std::string f = src_ + "/f", d = src_ + "/d";
+  if (::setxattr(f.c_str(), "user.a", "1", 1, 0) != 0) GTEST_SKIP() << "no user xattrs here";
+  ASSERT_EQ(::setxattr(d.c_str(), "user.dir", "x", 1, 0), 0);
+  auto xattrs = [&](const Id& tree, const std::string& path) {
+    auto node = FindNode(*repo_, tree, path);
+    std::string out;
+    for (const auto& a : node->xattrs) {
+      out += a.name + "=" + ToString(a.value) + ";";
+    }
+    return out;
+  };
+  auto b1 = RunBackup();
+  ASSERT_TRUE(b1);
+  EXPECT_EQ(xattrs(b1->snapshot.tree, f), "user.a=1;") << "read from the open file";
+  EXPECT_EQ(xattrs(b1->snapshot.tree, d), "user.dir=x;");
+
+  auto b2 = RunBackup();
+  ASSERT_TRUE(b2);
+  EXPECT_EQ(xattrs(b2->snapshot.tree, f), "user.a=1;") << "kept from the parent";
+  EXPECT_EQ(xattrs(b2->snapshot.tree, d), "user.dir=x;");
+
+  // Only the attributes change (and with them the ctime), not the content or mtime.
+  ASSERT_EQ(::setxattr(f.c_str(), "user.a", "2", 1, 0), 0);
+  ASSERT_EQ(::setxattr(f.c_str(), "user.b", "3", 1, 0), 0);
+  ASSERT_EQ(::removexattr(d.c_str(), "user.dir"), 0);
+  BackupProgress third;
+  auto b3 = RunBackup(&third);
+  ASSERT_TRUE(b3);
+  EXPECT_EQ(xattrs(b3->snapshot.tree, f), "user.a=2;user.b=3;");
+  EXPECT_EQ(xattrs(b3->snapshot.tree, d), "");
+  EXPECT_EQ(third.bytes_read.load(), 4u) << "a new ctime makes the file read again";
 }
 
 TEST_F(EngineTest, ExcludesAndSubpathRestore) {

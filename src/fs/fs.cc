@@ -114,20 +114,25 @@ Result<std::string> ReadLink(const std::string& path) {
   }
 }
 
-Result<std::vector<Xattr>> ReadXattrs(const std::string& path) {
+namespace {
+
+// `list(buf, size)` and `get(name, buf, size)` are listxattr and getxattr bound to one file, by
+// path or by descriptor; `what` names it in errors.
+template <class List, class Get>
+Result<std::vector<Xattr>> ReadXattrsWith(const std::string& what, List list, Get get) {
   std::vector<Xattr> out;
   std::string names;
   while (true) {
-    ssize_t n = ::llistxattr(path.c_str(), nullptr, 0);
+    ssize_t n = list(nullptr, 0);
     if (n < 0) {
       if (errno == ENOTSUP || errno == ENOSYS) return out;
-      return Fail(ErrnoError("listxattr " + path, errno));
+      return Fail(ErrnoError("listxattr " + what, errno));
     }
     if (n == 0) return out;
     names.resize(static_cast<size_t>(n));
-    n = ::llistxattr(path.c_str(), names.data(), names.size());
+    n = list(names.data(), names.size());
     if (n < 0 && errno == ERANGE) continue;  // grew meanwhile
-    if (n < 0) return Fail(ErrnoError("listxattr " + path, errno));
+    if (n < 0) return Fail(ErrnoError("listxattr " + what, errno));
     names.resize(static_cast<size_t>(n));
     break;
   }
@@ -138,10 +143,10 @@ Result<std::vector<Xattr>> ReadXattrs(const std::string& path) {
     if (name.empty()) continue;
     Bytes value;
     while (true) {
-      ssize_t n = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+      ssize_t n = get(name.c_str(), nullptr, 0);
       if (n < 0) break;  // removed meanwhile, or not readable: skip it
       value.resize(static_cast<size_t>(n));
-      n = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+      n = get(name.c_str(), value.data(), value.size());
       if (n < 0 && errno == ERANGE) continue;
       if (n >= 0) {
         value.resize(static_cast<size_t>(n));
@@ -152,6 +157,22 @@ Result<std::vector<Xattr>> ReadXattrs(const std::string& path) {
   }
   std::sort(out.begin(), out.end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<Xattr>> ReadXattrs(const std::string& path) {
+  return ReadXattrsWith(
+      path, [&](char* buf, size_t size) { return ::llistxattr(path.c_str(), buf, size); },
+      [&](const char* name, void* buf, size_t size) {
+        return ::lgetxattr(path.c_str(), name, buf, size);
+      });
+}
+
+Result<std::vector<Xattr>> ReadXattrs(int fd, const std::string& path) {
+  return ReadXattrsWith(
+      path, [&](char* buf, size_t size) { return ::flistxattr(fd, buf, size); },
+      [&](const char* name, void* buf, size_t size) { return ::fgetxattr(fd, name, buf, size); });
 }
 
 Result<Fd> OpenForReading(const std::string& path) {

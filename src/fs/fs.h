@@ -59,6 +59,8 @@ struct Xattr {
 // Extended attributes of `path` (not following a final symlink). Filesystems without xattr
 // support give an empty list. Sorted by name.
 Result<std::vector<Xattr>> ReadXattrs(const std::string& path);
+// The same for an open file, without looking its path up again; `path` is for errors.
+Result<std::vector<Xattr>> ReadXattrs(int fd, const std::string& path);
 
 // Opens a regular file for reading without following symlinks and, where permitted, without
 // updating its atime.

@@ -69,12 +69,17 @@ TEST_F(FsTest, ReadLinkAndXattrs) {
   std::ofstream(f) << "data";
   if (::setxattr(f.c_str(), "user.b", "2", 1, 0) != 0) GTEST_SKIP() << "no user xattrs here";
   ASSERT_EQ(::setxattr(f.c_str(), "user.a", "one", 3, 0), 0);
-  auto x = ReadXattrs(f);
-  ASSERT_TRUE(x);
-  ASSERT_EQ(x->size(), 2u);
-  EXPECT_EQ((*x)[0].name, "user.a");
-  EXPECT_EQ(ToString((*x)[0].value), "one");
-  EXPECT_EQ((*x)[1].name, "user.b");
+  auto fd = OpenForReading(f);
+  ASSERT_TRUE(fd);
+  for (auto x : {ReadXattrs(f), ReadXattrs(fd->Get(), f)}) {
+    ASSERT_TRUE(x);
+    ASSERT_EQ(x->size(), 2u);
+    EXPECT_EQ((*x)[0].name, "user.a");
+    EXPECT_EQ(ToString((*x)[0].value), "one");
+    EXPECT_EQ((*x)[1].name, "user.b");
+    EXPECT_EQ(ToString((*x)[1].value), "2");
+  }
+  EXPECT_FALSE(ReadXattrs(-1, f)) << "a bad descriptor is an error, not an empty list";
 }
 
 TEST_F(FsTest, OpenForReadingRefusesSymlinks) {
