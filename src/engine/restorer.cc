@@ -33,7 +33,16 @@ namespace {
 using snapshot::Node;
 using snapshot::NodeType;
 
-std::string TempName() { return ".halley-restore-" + HexEncode(crypto::RandomBytes(8)); }
+// A file's temporary name comes from 64 random bits, kept instead of the name itself: a restore
+// of many small files holds one FileTarget per file until the end.
+uint64_t NewTempId() {
+  uint64_t id;
+  crypto::RandomBytes(MutableByteView(reinterpret_cast<uint8_t*>(&id), sizeof id));
+  return id;
+}
+std::string TempName(uint64_t id = NewTempId()) {
+  return ".halley-restore-" + HexEncode(ByteView(reinterpret_cast<const uint8_t*>(&id), sizeof id));
+}
 
 struct timespec ToTimespec(const Time& t) {
   struct timespec ts;
@@ -132,10 +141,9 @@ struct EdgePage {
 };
 
 struct FileTarget {
-  size_t dir;  // index into dirs_
-  std::string name;
-  const Node* node;
-  std::string tmp;
+  size_t dir;        // index into dirs_
+  const Node* node;  // its name is the file's; kept alive in trees_
+  uint64_t tmp_id;   // TempName(tmp_id) while being written
   uint64_t size = 0;
   std::mutex mu;
   fs::Fd fd;                  // Guarded by mu: open while blobs are being written.
@@ -631,15 +639,15 @@ Result<void> Restorer::RestoreNode(const Node& node, size_t dir_index, int dir_f
     leader_key = key;  // registered below, once this name is known to be restored
   }
 
-  std::string tmp = TempName();
+  const uint64_t tmp_id = NewTempId();
+  const std::string tmp = TempName(tmp_id);
   switch (node.type) {
     case NodeType::kFile: {
       if (!node.content) return Fail(ErrorCode::kCorruption, "file has no content list");
       auto f = std::make_unique<FileTarget>();
       f->dir = dir_index;
-      f->name = name;
       f->node = &node;
-      f->tmp = tmp;
+      f->tmp_id = tmp_id;
       uint64_t size = 0;
       for (const Id& id : *node.content) {
         auto loc = repo_.GetIndex().Lookup(repo::BlobType::kData, id);
@@ -740,6 +748,9 @@ Result<void> Restorer::Walk(const snapshot::Tree& root, const std::string& root_
         RecordError(child, tree.error());
         continue;
       }
+      // Kept to the end of the restore, so without the vector's growth slack: a directory of
+      // 40 files otherwise holds room for 64 nodes of 376 bytes.
+      tree->nodes.shrink_to_fit();
       trees_.push_back(std::make_unique<snapshot::Tree>(std::move(*tree)));
       dirs_.push_back({f.dir, node.name});
       Frame next{trees_.back().get(), 0, dirs_.size() - 1, child, false, &node};
@@ -852,14 +863,14 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
   if (f.failed) return {};
   if (!f.fd.Valid()) {
     auto opened = dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
-      int fd = ::openat(dir_fd, f.tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
-      if (fd < 0) return Fail(ErrnoError("create " + f.name, errno));
+      int fd = ::openat(dir_fd, TempName(f.tmp_id).c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0) return Fail(ErrnoError("create " + f.node->name, errno));
       f.fd = fs::Fd(fd);
       if (f.size >= opts_.direct_io_min_size) {
         // At its final size from the start, so that direct writes never extend it.
         if (::ftruncate(fd, static_cast<off_t>(f.size)) != 0) {
-          return Fail(ErrnoError("truncate " + f.name, errno));
+          return Fail(ErrnoError("truncate " + f.node->name, errno));
         }
         f.direct = OpenDirect(fd);
         if (f.direct.Valid()) Preallocate(f);
@@ -869,7 +880,7 @@ Result<void> Restorer::WriteBlob(ByteView data, const Placement& p, DirCache& di
     if (!opened) {
       f.failed = true;
       lock.unlock();
-      RecordError(DirPath(f.dir, f.name), opened.error());
+      RecordError(DirPath(f.dir, f.node->name), opened.error());
       return {};
     }
   }
@@ -937,7 +948,7 @@ void Restorer::CompleteWrite(FileTarget& f, DirCache& dirs, Result<void> w,
     const bool first = !f.failed;
     Discard(f, dirs);
     lock.unlock();
-    if (!w && first) RecordError(DirPath(f.dir, f.name), w.error());
+    if (!w && first) RecordError(DirPath(f.dir, f.node->name), w.error());
     return;
   }
   f.holes.insert(f.holes.end(), holes.begin(), holes.end());
@@ -956,7 +967,7 @@ void Restorer::Discard(FileTarget& f, DirCache& dirs) {
   f.fd.Reset();
   f.direct.Reset();
   (void)dirs.With(f.dir, [&](int dir_fd) -> Result<void> {
-    ::unlinkat(dir_fd, f.tmp.c_str(), 0);
+    ::unlinkat(dir_fd, TempName(f.tmp_id).c_str(), 0);
     return {};
   });
 }
@@ -983,11 +994,12 @@ void Restorer::FinishFile(FileTarget& f, DirCache& dirs) {
     HALLEY_ASSIGN_OR_RETURN(struct stat st, fs::Fstat(f.fd.Get()));
     f.inode = st.st_ino;
     f.fd.Reset();
-    return dirs.With(f.dir, [&](int dir_fd) { return Publish(dir_fd, f.tmp, f.name); });
+    return dirs.With(f.dir,
+                     [&](int dir_fd) { return Publish(dir_fd, TempName(f.tmp_id), f.node->name); });
   }();
   if (!done) {
     Discard(f, dirs);
-    RecordError(DirPath(f.dir, f.name), done.error());
+    RecordError(DirPath(f.dir, f.node->name), done.error());
     return;
   }
   f.published = true;
@@ -1032,7 +1044,7 @@ Result<void> Restorer::RestorePack(const PackPlan& plan, DirCache& dirs) {
           std::lock_guard lock(f.mu);
           if (f.failed) continue;
           Discard(f, dirs);
-          RecordError(DirPath(f.dir, f.name), e);
+          RecordError(DirPath(f.dir, f.node->name), e);
         }
         continue;
       }
