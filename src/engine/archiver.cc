@@ -144,6 +144,13 @@ struct Chunk {
   Id* slot;
 };
 
+// The attributes read, if they could be; an entry whose attributes cannot be listed keeps none.
+void SetXattrs(Node& node, Result<std::vector<fs::Xattr>> read) {
+  node.xattrs.clear();
+  if (!read) return;
+  for (auto& a : *read) node.xattrs.push_back({std::move(a.name), std::move(a.value)});
+}
+
 Time NodeTime(const struct timespec& ts) {
   return Time::Local(ts.tv_sec, static_cast<int32_t>(ts.tv_nsec));
 }
@@ -282,10 +289,7 @@ Result<void> Archiver::ReadFile(const std::string& abs_path, Node& node, FileJob
                 Error(ErrorCode::kIoError, "open " + abs_path + ": no longer a regular file"));
     return {};
   }
-  node.xattrs.clear();
-  if (auto x = fs::ReadXattrs(fd->Get(), abs_path)) {
-    for (auto& a : *x) node.xattrs.push_back({std::move(a.name), std::move(a.value)});
-  }
+  SetXattrs(node, fs::ReadXattrs(fd->Get(), abs_path));
   chunker_->Reset();
   const uint64_t expected = static_cast<uint64_t>(fst->st_size);
   std::shared_ptr<Buffer> buf;
@@ -365,9 +369,7 @@ Node Archiver::MakeNode(const std::string& abs_path, const std::string& name, co
       old->ctime == n.ctime) {
     n.xattrs = old->xattrs;
   } else if (n.type != NodeType::kFile) {
-    if (auto x = fs::ReadXattrs(abs_path)) {
-      for (auto& a : *x) n.xattrs.push_back({std::move(a.name), std::move(a.value)});
-    }
+    SetXattrs(n, fs::ReadXattrs(abs_path));
   }
   return n;
 }
@@ -549,23 +551,18 @@ Result<void> Archiver::Finalize(DirTask& task) {
   // Entries all as the parent snapshot recorded them make the tree it stored: take its ID
   // instead of encoding and hashing the same nodes again (a seventh of an unchanged backup of
   // small files). Equal nodes encode the same but for spelling, such as a time's zone offset.
-  std::optional<repo::BlobLocation> old_loc;
-  if (task.old_tree && task.old_tree->nodes == tree.nodes) {
-    old_loc = repo_.GetIndex().Lookup(repo::BlobType::kTree, *task.old_subtree);
-  }
+  const bool same = task.old_tree && task.old_tree->nodes == tree.nodes &&
+                    repo_.GetIndex().Has(repo::BlobType::kTree, *task.old_subtree);
   task.old_tree.reset();
   Id id;
-  if (old_loc) {
+  if (same) {
     id = *task.old_subtree;
-    used_packs_.insert(old_loc->pack);
   } else {
     HALLEY_ASSIGN_OR_RETURN(std::string json, snapshot::EncodeTree(tree));
     id = crypto::Sha256(AsBytes(json));
     HALLEY_RETURN_IF_ERROR(repo_.SaveBlob(repo::BlobType::kTree, id, AsBytes(json)));
-    if (auto loc = repo_.GetIndex().Lookup(repo::BlobType::kTree, id)) {
-      used_packs_.insert(loc->pack);
-    }
   }
+  if (auto loc = repo_.GetIndex().Lookup(repo::BlobType::kTree, id)) used_packs_.insert(loc->pack);
   if (task.had_old) {
     (task.old_subtree == id ? summary_.dirs_unmodified : summary_.dirs_changed)++;
   } else {
