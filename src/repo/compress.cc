@@ -22,6 +22,16 @@ ZSTD_CCtx* ThreadCCtx() {
   return ctx.get();
 }
 
+// This thread's context, set up for one frame as the format wants it.
+ZSTD_CCtx* FrameCCtx(int level) {
+  ZSTD_CCtx* c = ThreadCCtx();
+  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
+  return c;
+}
+
 ZSTD_DCtx* ThreadDCtx() {
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> ctx(ZSTD_createDCtx());
   HALLEY_CHECK(ctx != nullptr);
@@ -38,20 +48,29 @@ size_t CompressBound(size_t size) { return ZSTD_compressBound(size); }
 
 size_t CompressInto(ByteView data, int level, MutableByteView out) {
   HALLEY_CHECK(out.size() >= ZSTD_compressBound(data.size()));
-  ZSTD_CCtx* c = ThreadCCtx();
-  ZSTD_CCtx_reset(c, ZSTD_reset_session_and_parameters);
-  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0);
-  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx* c = FrameCCtx(level);
   size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
   HALLEY_CHECK(!ZSTD_isError(n));  // cannot fail with a compressBound-sized buffer
   return n;
 }
 
 void CompressTo(ByteView data, int level, Bytes& out) {
-  size_t start = out.size();
-  out.resize(start + ZSTD_compressBound(data.size()));
-  out.resize(start + CompressInto(data, level, MutableByteView(out).subspan(start)));
+  // Streamed into `out` as it grows. A CompressBound-sized buffer, which resize fills with
+  // zeros, would be resident at the input's full size: for index files of tens of megabytes
+  // of JSON that shrink to a fraction of it, that doubled what saving one held.
+  ZSTD_CCtx* c = FrameCCtx(level);
+  HALLEY_CHECK(!ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(c, data.size())));
+  ZSTD_inBuffer in{data.data(), data.size(), 0};
+  const size_t slice = ZSTD_CStreamOutSize();
+  size_t left;
+  do {
+    const size_t pos = out.size();
+    out.resize(pos + slice);
+    ZSTD_outBuffer o{out.data() + pos, slice, 0};
+    left = ZSTD_compressStream2(c, &o, &in, ZSTD_e_end);
+    HALLEY_CHECK(!ZSTD_isError(left));  // only misuse fails: the output always has room
+    out.resize(pos + o.pos);
+  } while (left != 0);
 }
 
 bool DecompressesTo(ByteView frame, ByteView expected) {

@@ -50,6 +50,26 @@ TEST(CompressTest, DecompressesToComparesWithoutMaterialising) {
   EXPECT_TRUE(DecompressesTo(Compress({}), {}));
 }
 
+TEST(CompressTest, CompressToAppendsAFrameOfManySlices) {
+  // Noise does not shrink, so its frame spans several of the output slices CompressTo grows
+  // by; the frame must record its content size, as every frame of the format does.
+  Bytes noise(3 << 20);
+  uint64_t x = 88172645463325252u;
+  for (auto& b : noise) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    b = static_cast<uint8_t>(x);
+  }
+  Bytes out = {2};
+  CompressTo(noise, kDefaultCompressionLevel, out);
+  ASSERT_GT(out.size(), noise.size());
+  EXPECT_EQ(out[0], 2);
+  ByteView frame = ByteView(out).subspan(1);
+  EXPECT_EQ(FrameContentSize(frame), noise.size());
+  auto back = DecompressExact(frame, noise.size());
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(*back == noise);
+}
+
 TEST(CompressTest, EmptyInput) {
   Bytes c = Compress({});
   auto back = DecompressExact(c, 0);

@@ -431,7 +431,9 @@ Result<bool> Repository::SaveBlob(BlobType type, const Id& id, ByteView plaintex
       SetError(e);
       return Fail(e);
     }
-    if (p.writer->Size() >= TargetPackSize(type)) full = std::move(p.writer);
+    if (p.writer->Size() >= TargetPackSize(type) || p.writer->Count() >= kIndexFileBlobs) {
+      full = std::move(p.writer);
+    }
   }
   {
     std::lock_guard lock(upload_mu_);
@@ -530,7 +532,9 @@ void Repository::UploadLoop() {
 }
 
 Result<size_t> Repository::WriteIndexFiles(std::vector<IndexPack> packs) {
-  constexpr size_t kIndexFileBlobs = 50000;
+  // An index file is held in memory as JSON, compressed and sealed: upload threads finishing
+  // packs together each held one (with 1M small files, over half the peak heap).
+  std::lock_guard one_at_a_time(index_write_mu_);
   std::sort(packs.begin(), packs.end(),
             [](const IndexPack& a, const IndexPack& b) { return a.id < b.id; });
   IndexFile file;
@@ -545,9 +549,9 @@ Result<size_t> Repository::WriteIndexFiles(std::vector<IndexPack> packs) {
     return {};
   };
   for (auto& p : packs) {
+    if (blobs + p.blobs.size() > kIndexFileBlobs) HALLEY_RETURN_IF_ERROR(flush());
     blobs += p.blobs.size();
     file.packs.push_back(std::move(p));
-    if (blobs >= kIndexFileBlobs) HALLEY_RETURN_IF_ERROR(flush());
   }
   HALLEY_RETURN_IF_ERROR(flush());
   return written;

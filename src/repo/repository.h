@@ -38,6 +38,11 @@ namespace halley::repo {
 
 enum class Compression { kAuto, kOff, kMax };
 
+// Blobs an index file lists at most, and so a pack holds: a 16 MiB pack of blobs of ~100 bytes
+// would otherwise hold 160,000, and its index file be 24 MB of JSON, which saving and loading
+// hold in memory whole.
+inline constexpr size_t kIndexFileBlobs = 50000;
+
 struct RepositoryOptions {
   size_t pack_size = 16 * 1024 * 1024;  // target size of data packs
   Compression compression = Compression::kAuto;
@@ -189,6 +194,7 @@ class Repository {
   std::chrono::steady_clock::time_point last_index_write_;  // Guarded by upload_mu_.
   WriteStats stats_;                                        // Guarded by upload_mu_.
   std::vector<Id> written_packs_;                           // Guarded by upload_mu_.
+  std::mutex index_write_mu_;  // One index file is encoded and saved at a time.
   std::vector<std::thread> uploaders_;
 };
 

@@ -191,6 +191,32 @@ TEST(RepositoryTest, BlobsDeduplicatePackAndSurviveReopen) {
             ErrorCode::kNotFound);
 }
 
+TEST(RepositoryTest, PacksAndIndexFilesHoldAtMostAnIndexFileOfBlobs) {
+  // Tiny blobs fill a pack by count long before its size: it closes at kIndexFileBlobs, so
+  // that its entries fit one index file of that many.
+  storage::MemBlobStore store;
+  RepositoryOptions opts;
+  opts.open_data_packs = 1;
+  opts.index_flush_blobs = kIndexFileBlobs + kIndexFileBlobs / 2;  // two packs per flush
+  auto repo = std::move(*Repository::Init(store, "pw", FastInit(), opts));
+  const size_t n = 2 * kIndexFileBlobs + 10;
+  for (size_t i = 0; i < n; ++i) {
+    Bytes b = ToBytes("blob " + std::to_string(i));
+    ASSERT_TRUE(repo->SaveBlob(BlobType::kData, crypto::Sha256(b), b));
+  }
+  ASSERT_TRUE(repo->Flush());
+  EXPECT_EQ(CountObjects(store, ObjectType::kData), 3u);
+  size_t listed = 0;
+  ASSERT_TRUE(repo->LoadIndex([&](const Id&, IndexFile file) {
+    size_t blobs = 0;
+    for (const auto& p : file.packs) blobs += p.blobs.size();
+    EXPECT_LE(blobs, kIndexFileBlobs);
+    listed += blobs;
+  }));
+  EXPECT_EQ(listed, n);
+  EXPECT_EQ(CountObjects(store, ObjectType::kIndex), 3u);
+}
+
 TEST(RepositoryTest, CompressibleBlobsAreCompressedIncompressibleAreNot) {
   storage::MemBlobStore store;
   auto repo = std::move(*Repository::Init(store, "pw", FastInit()));
